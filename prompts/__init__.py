@@ -1,0 +1,1 @@
+"""Prompt templates, one file each; installed as ``rag.prompts``. Loaded by rag/templates.py."""

@@ -1,0 +1,105 @@
+"""The offline answerer: quotes the sentences of the retrieved abstracts that answer best.
+
+No language model: every sentence of the answer is a sentence of a source, cited.
+Each candidate sentence is scored by MiniLM cosine to the question and by the
+IDF-weighted share of the question's terms it contains; the best few, from the
+strongest sources, are shown in source order.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Iterator
+
+import numpy as np
+
+from ..chunking import split_sentences
+from ..types import Source
+from .base import Draft
+
+PREAMBLE = "Extractive answer: the abstracts' own sentences that best match the question (no language model was used)."
+MAX_SENTENCES = 4
+MAX_PER_SOURCE = 3
+MAX_SOURCES = 3
+KEEP_MARGIN = 0.25  # keep sentences scoring within this of the best one
+NUMBER_BOOST = 0.1  # for questions that ask for a quantity, sentences with numbers score higher
+_ASKS_QUANTITY = re.compile(
+    r"\bhow (many|much|fast|long|big|large|small|accurate|well|often)\b|\b(speed-?ups?|accuracy|percent|rate|latency|"
+    r"throughput|error|size|number|cost|memory|time|faster|slower|improvement|reduction|score|parameters?)\b",
+    re.IGNORECASE,
+)
+_HAS_NUMBER = re.compile(r"\d")
+FINDING_BOOST = 0.12  # sentences that state what a paper does or found, over background
+_FINDING = re.compile(
+    r"\b(we|our|this (paper|work))\b.*\b(propos|present|introduc|show|find|found|demonstrat|develop|design|achiev|obtain)|"
+    r"\b(achiev|outperform|improv|reduc|speed-?up|accelerat|surpass|enabl)\w*|\b\w+er than\b",
+    re.IGNORECASE,
+)
+SOURCE_RATIO = 0.75  # consider sources whose evidence is at least this share of the best
+
+
+class ExtractiveAnswerer:
+    name = "extractive"
+
+    def __init__(self, embedder, lexical):
+        self.embedder = embedder
+        self.lexical = lexical
+
+    def answer(self, question: str, sources: list[Source], history=None) -> Draft:
+        picked = self.select(question, sources)
+        if not picked:
+            return Draft(text="", abstained=True)
+        lines = [PREAMBLE, ""]
+        for number, sentence in picked:
+            lines.append(f"- {_with_marker(sentence, number)}")
+        return Draft(text="\n".join(lines))
+
+    def stream(self, question: str, sources: list[Source], history=None) -> Iterator["str | Draft"]:
+        draft = self.answer(question, sources, history)
+        if draft.text:
+            yield draft.text
+        yield draft
+
+    def select(self, question: str, sources: list[Source]) -> list[tuple[int, str]]:
+        """``(source number, sentence)`` pairs to quote, in source order."""
+        if not sources:
+            return []
+        best_evidence = max(s.evidence for s in sources)
+        pool = [s for s in sources if s.evidence >= SOURCE_RATIO * best_evidence][:MAX_SOURCES]
+        candidates: list[tuple[int, int, str]] = []  # (source number, position, sentence)
+        for src in pool:
+            for pos, sentence in enumerate(split_sentences(src.text)):
+                candidates.append((src.number, pos, sentence))
+        if not candidates:
+            return []
+        q_terms = self.lexical.terms(question)
+        vectors = self.embedder.embed([question] + [c[2] for c in candidates])
+        cosine = vectors[1:] @ vectors[0]
+        coverage = np.array([self.lexical.coverage(q_terms, c[2]) for c in candidates])
+        rank_prior = np.array([1.0 - 0.05 * (c[0] - 1) for c in candidates])
+        score = (0.6 * cosine + 0.4 * coverage) * rank_prior
+        score += FINDING_BOOST * np.array([bool(_FINDING.search(c[2])) for c in candidates])
+        if _ASKS_QUANTITY.search(question):
+            score += NUMBER_BOOST * np.array([bool(_HAS_NUMBER.search(c[2])) for c in candidates])
+        order = np.argsort(-score)
+        best = float(score[order[0]])
+        chosen: list[int] = []
+        per_source: dict[int, int] = {}
+        for i in order:
+            if len(chosen) == MAX_SENTENCES or float(score[i]) < best - KEEP_MARGIN:
+                break
+            number = candidates[i][0]
+            if per_source.get(number, 0) == MAX_PER_SOURCE:
+                continue
+            per_source[number] = per_source.get(number, 0) + 1
+            chosen.append(int(i))
+        chosen.sort(key=lambda i: (candidates[i][0], candidates[i][1]))
+        return [(candidates[i][0], candidates[i][2]) for i in chosen]
+
+
+def _with_marker(sentence: str, number: int) -> str:
+    """``"It works."`` -> ``"It works [1]."``: the citation sits inside the sentence."""
+    sentence = sentence.rstrip()
+    if sentence and sentence[-1] in ".!?":
+        return f"{sentence[:-1]} [{number}]{sentence[-1]}"
+    return f"{sentence} [{number}]"

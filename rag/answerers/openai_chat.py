@@ -1,0 +1,180 @@
+"""Answers from any OpenAI-compatible chat endpoint (OpenAI, vLLM, Ollama, llama.cpp's server).
+
+The ``openai`` SDK does the HTTP, retries (429, 5xx, connection errors, with backoff)
+and streaming; this module builds the prompt from the numbered sources and turns
+SDK failures into errors that say what to do.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+from ..errors import ConfigError, NeedsKeyError, ServiceError
+from ..templates import load_prompt
+from ..settings import Settings
+from ..types import Source
+from .base import Draft, is_abstention
+
+DEFAULT_ENDPOINT = "https://api.openai.com/v1"
+
+
+class OpenAIChatAnswerer:
+    def __init__(self, settings: Settings):
+        import openai
+
+        self.settings = settings
+        self.endpoint = settings.openai_base_url or DEFAULT_ENDPOINT
+        key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
+        if not key and not settings.openai_base_url:
+            raise NeedsKeyError(self.endpoint)
+        self.client = openai.OpenAI(
+            api_key=key or "not-needed",  # local servers (llama.cpp, vLLM, Ollama) accept any key
+            base_url=self.endpoint,
+            timeout=settings.timeout,
+            max_retries=settings.max_retries,
+        )
+        self.name = f"openai:{settings.model}"
+        self.system = load_prompt("answer_system", settings.prompts_dir)
+        self.user = load_prompt("answer_user", settings.prompts_dir)
+        self.condense = load_prompt("condense_question", settings.prompts_dir)
+
+    # -- prompts ------------------------------------------------------------------------
+    def messages(self, question: str, sources: list[Source], history: list[dict] | None) -> list[dict]:
+        msgs = [{"role": "system", "content": self.system.format()}]
+        turns = self.settings.history_turns
+        for turn in (history or [])[-turns:] if turns else []:
+            msgs.append({"role": turn["role"], "content": turn["content"]})
+        msgs.append({"role": "user", "content": self.user.format(sources=format_sources(sources), question=question)})
+        return msgs
+
+    # -- calls ----------------------------------------------------------------------------
+    def answer(self, question: str, sources: list[Source], history: list[dict] | None = None) -> Draft:
+        with self._errors():
+            resp = self.client.chat.completions.create(
+                model=self.settings.model,
+                messages=self.messages(question, sources, history),
+                temperature=self.settings.temperature,
+                max_tokens=self.settings.max_tokens,
+            )
+        text = (resp.choices[0].message.content or "") if resp.choices else ""
+        finish = resp.choices[0].finish_reason if resp.choices else None
+        return Draft(text=text, abstained=is_abstention(text), usage=_usage(resp.usage), notes=_finish_notes(finish))
+
+    def stream(self, question: str, sources: list[Source], history: list[dict] | None = None) -> Iterator["str | Draft"]:
+        """Yield text deltas as they arrive, then the complete :class:`Draft`."""
+        parts: list[str] = []
+        usage: dict[str, int] = {}
+        finish: str | None = None
+        progress = {"started": False}
+        with self._errors(progress):
+            stream = self._open_stream(self.messages(question, sources, history))
+            for chunk in stream:
+                progress["started"] = True
+                if getattr(chunk, "usage", None):
+                    usage = _usage(chunk.usage)
+                for choice in chunk.choices or []:
+                    finish = choice.finish_reason or finish
+                    delta = getattr(choice.delta, "content", None)
+                    if delta:
+                        parts.append(delta)
+                        yield delta
+        if finish is None:
+            raise ServiceError(
+                f"The LLM server at {self.endpoint} sent a broken response (the stream ended before the answer did): try again."
+            )
+        text = "".join(parts)
+        yield Draft(text=text, abstained=is_abstention(text), usage=usage, notes=_finish_notes(finish))
+
+    def rewrite(self, question: str, history: list[dict]) -> str:
+        """A standalone version of a follow-up question, for retrieval."""
+        convo = "\n".join(f"{t['role']}: {t['content']}" for t in history[-self.settings.history_turns :])
+        with self._errors():
+            resp = self.client.chat.completions.create(
+                model=self.settings.model,
+                messages=[{"role": "user", "content": self.condense.format(history=convo, question=question)}],
+                temperature=0.0,
+                max_tokens=120,
+            )
+        text = (resp.choices[0].message.content or "").strip() if resp.choices else ""
+        return text.splitlines()[0].strip() if text else question
+
+    def _open_stream(self, messages: list[dict]) -> Any:
+        import openai
+
+        kwargs = dict(
+            model=self.settings.model,
+            messages=messages,
+            temperature=self.settings.temperature,
+            max_tokens=self.settings.max_tokens,
+            stream=True,
+        )
+        try:
+            return self.client.chat.completions.create(**kwargs, stream_options={"include_usage": True})
+        except openai.BadRequestError as exc:
+            if "stream_options" not in str(exc):
+                raise
+            return self.client.chat.completions.create(**kwargs)  # servers that predate stream usage
+
+    @contextmanager
+    def _errors(self, progress: dict | None = None) -> Iterator[None]:
+        """Turn SDK failures into errors that say what to do (``progress``: a stream's state)."""
+        import httpx
+        import openai
+
+        where = self.endpoint
+        try:
+            yield
+        except openai.AuthenticationError:
+            raise ConfigError(f"The LLM server at {where} rejected the API key: check OPENAI_API_KEY.") from None
+        except openai.NotFoundError:
+            raise ConfigError(
+                f"The LLM server at {where} has no model '{self.settings.model}' (404): set RAG_MODEL to a model it serves."
+            ) from None
+        except openai.RateLimitError:
+            raise ServiceError(
+                f"The LLM server at {where} is rate-limiting us (429) after {self.settings.max_retries} retries: "
+                "wait and try again, or raise RAG_MAX_RETRIES."
+            ) from None
+        except openai.APIStatusError as exc:
+            raise ServiceError(f"The LLM server at {where} failed with HTTP {exc.status_code}: {_brief(exc)}") from None
+        except (openai.APIError, httpx.HTTPError) as exc:
+            if progress and progress.get("started"):  # the stream broke off mid-answer
+                raise ServiceError(f"The LLM server at {where} sent a broken response ({_brief(exc)}): try again.") from None
+            if isinstance(exc, (openai.APITimeoutError, httpx.TimeoutException)):
+                raise ServiceError(
+                    f"The LLM server at {where} did not answer within {self.settings.timeout:g} s: "
+                    "try again, raise RAG_TIMEOUT, or use --backend extractive."
+                ) from None
+            raise ServiceError(
+                f"Cannot reach the LLM server at {where}: start it, fix OPENAI_BASE_URL, "
+                "or use the offline answerer with --backend extractive."
+            ) from None
+
+
+def format_sources(sources: list[Source]) -> str:
+    blocks = []
+    for s in sources:
+        head = f"[{s.number}] {s.title}" + (f" ({s.year})" if s.year else "")
+        blocks.append(f"{head}\n{s.text}")
+    return "\n\n".join(blocks)
+
+
+def _usage(usage: Any) -> dict[str, int]:
+    if not usage:
+        return {}
+    return {
+        "prompt_tokens": int(getattr(usage, "prompt_tokens", 0) or 0),
+        "completion_tokens": int(getattr(usage, "completion_tokens", 0) or 0),
+    }
+
+
+def _finish_notes(finish: str | None) -> list[str]:
+    if finish == "length":
+        return ["the answer was cut off at max_tokens; raise RAG_MAX_TOKENS for longer answers"]
+    return []
+
+
+def _brief(exc: Exception) -> str:
+    text = " ".join(str(exc).split())
+    return text[:200]

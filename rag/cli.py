@@ -1,0 +1,231 @@
+"""The ``rag`` command line. Imports stay inside the commands, so ``rag --help`` is instant."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any, Callable
+
+EXAMPLES = """\
+examples:
+  rag ask "How do recent papers shrink the KV cache?"     (first run ingests the bundled sample)
+  rag ingest papers.jsonl arxiv-metadata-oai-snapshot.json
+  rag ask --year-from 2023 --category cs.CL "Which methods speed up decoding?"
+  OPENAI_API_KEY=sk-... rag ask "..."                      (answers with an OpenAI model)
+  OPENAI_BASE_URL=http://127.0.0.1:8080/v1 rag ask "..."   (a local llama.cpp / vLLM / Ollama server)
+
+environment: RAG_INDEX_DIR, RAG_CHROMA_URL, RAG_COLLECTION, RAG_BACKEND, RAG_MODEL, RAG_TOP_K,
+OPENAI_API_KEY, OPENAI_BASE_URL; `rag config` shows every setting and its value.
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    from .errors import RagError
+
+    try:
+        return args.func(args) or 0
+    except RagError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted: work committed so far is kept; run the command again to resume.", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # the one place an unexpected failure becomes one line
+        if getattr(args, "debug", False):
+            raise
+        print(f"error: unexpected {type(exc).__name__}: {exc} (run again with --debug for details)", file=sys.stderr)
+        return 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--index-dir", help="index directory (RAG_INDEX_DIR)")
+    common.add_argument("--collection", help="Chroma collection (RAG_COLLECTION)")
+    common.add_argument("--chroma-url", help="use a Chroma server, e.g. http://127.0.0.1:8000 (RAG_CHROMA_URL)")
+    common.add_argument("--config", help="TOML config file (RAG_CONFIG)")
+    common.add_argument("--debug", action="store_true", help="show tracebacks")
+
+    parser = argparse.ArgumentParser(
+        prog="rag",
+        description="Ask questions of a collection of paper abstracts; answers cite the papers.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(metavar="COMMAND")
+
+    p = sub.add_parser("ingest", parents=[common], help="add abstract files to the collection")
+    p.add_argument("paths", nargs="+", metavar="PATH", help=".txt (sample format), .jsonl/.json (incl. arXiv snapshot), .csv")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("ask", parents=[common], help="answer a question with cited papers")
+    p.add_argument("question")
+    _answer_options(p)
+    p.add_argument("--json", action="store_true", help="print the whole Answer as JSON")
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("retrieve", parents=[common], help="list the papers that best match a question")
+    p.add_argument("question")
+    p.add_argument("-k", type=int, default=10, help="how many papers (default 10)")
+    _filter_options(p)
+    p.add_argument("--json", action="store_true", help="print the sources as JSON")
+    p.set_defaults(func=cmd_retrieve)
+
+    p = sub.add_parser("stats", parents=[common], help="what the collection holds")
+    p.set_defaults(func=cmd_stats)
+
+    p = sub.add_parser("config", parents=[common], help="show the effective settings (secrets hidden)")
+    p.set_defaults(func=cmd_config)
+
+    for register in _extra_commands():
+        register(sub, common)
+    return parser
+
+
+def _answer_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-k", type=int, help="papers given to the answerer (RAG_TOP_K, default 5)")
+    p.add_argument("--backend", choices=["auto", "extractive", "openai"], help="answerer (RAG_BACKEND)")
+    p.add_argument("--model", help="chat model for the openai backend (RAG_MODEL)")
+    _filter_options(p)
+
+
+def _filter_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--year-from", type=int, help="only papers from this year on")
+    p.add_argument("--year-to", type=int, help="only papers up to this year")
+    p.add_argument("--category", action="append", default=[], help="only papers in this category (repeatable)")
+
+
+def _extra_commands() -> list[Callable[[Any, Any], None]]:
+    """Commands that live with their own code (eval, ui): registered without importing it."""
+    from . import cli_extra
+
+    return cli_extra.REGISTER
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+
+def load_settings(args: argparse.Namespace, **extra: Any):
+    from .settings import Settings
+
+    return Settings.load(
+        config_file=args.config,
+        index_dir=args.index_dir,
+        collection=args.collection,
+        chroma_url=args.chroma_url,
+        backend=getattr(args, "backend", None),
+        model=getattr(args, "model", None),
+        **extra,
+    )
+
+
+def filters_from(args: argparse.Namespace):
+    from .errors import InputError
+    from .types import Filters
+
+    if args.year_from and args.year_to and args.year_from > args.year_to:
+        raise InputError(f"--year-from {args.year_from} is after --year-to {args.year_to}.")
+    return Filters(args.year_from, args.year_to, tuple(args.category))
+
+
+def make_engine(args: argparse.Namespace, **extra: Any):
+    from .engine import Engine
+
+    return Engine(load_settings(args, **extra), notify=lambda msg: print(msg, file=sys.stderr))
+
+
+def progress_bar(desc: str):
+    """A tqdm bar on stderr (hidden when stderr is not a terminal), as a progress callback."""
+    from tqdm import tqdm
+
+    bar = None
+
+    def update(done: int, total: int | None) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, desc=desc, unit="papers", file=sys.stderr, disable=None, leave=False)
+        bar.update(done - bar.n)
+        if total is not None and done >= total:
+            bar.close()
+
+    return update
+
+
+# -- commands -----------------------------------------------------------------------------------
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    engine = make_engine(args)
+    report = engine.ingest([Path(p) for p in args.paths], progress=progress_bar("ingesting"))
+    print(report.summary())
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    engine = make_engine(args, top_k=args.k)
+    engine.ensure_ready(progress=progress_bar("ingesting sample"))
+    stream = engine.stream(args.question, filters=filters_from(args))
+    live = sys.stdout.isatty() and not args.json
+    for delta in stream:
+        if live:
+            print(delta, end="", flush=True)
+    answer = stream.answer
+    if args.json:
+        print(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
+        return 0
+    if not live:
+        print(answer.text, end="")
+    print()
+    if answer.citations:
+        print("\nReferences:")
+        for line in answer.references():
+            print(line)
+    for note in answer.notes:
+        print(f"note: {note}", file=sys.stderr)
+    return 0
+
+
+def cmd_retrieve(args: argparse.Namespace) -> int:
+    engine = make_engine(args)
+    engine.ensure_ready(progress=progress_bar("ingesting sample"))
+    sources = engine.retrieve(args.question, k=args.k, filters=filters_from(args))
+    if args.json:
+        print(json.dumps([s.to_dict() for s in sources], indent=2, ensure_ascii=False))
+        return 0
+    for s in sources:
+        print(f"[{s.number}] {s.title} ({s.paper_id})  score={s.score:.4f} evidence={s.evidence:.2f}")
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    st = make_engine(args).stats()
+    print(f"location:    {st.location}")
+    print(f"papers:      {st.papers}")
+    print(f"chunks:      {st.chunks}")
+    print(f"last ingest: {st.last_ingest or 'never'}")
+    if st.years:
+        print(f"years:       {st.years[0]}–{st.years[1]}")
+    if st.categories:
+        print(f"categories:  {', '.join(st.categories[:20])}")
+    return 0
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    settings = load_settings(args)
+    data = settings.public_dict()
+    data["resolved_backend"] = settings.resolved_backend()
+    print(json.dumps(data, indent=2))
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,285 @@
+"""The engine every front door uses: ingest, retrieve, answer (whole or streamed).
+
+An :class:`Engine` is built from one :class:`Settings` and owns the heavy objects
+(Chroma client, embedding model, BM25 index, LLM client), created when first needed.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from functools import cached_property
+from importlib import resources
+from pathlib import Path
+from typing import Callable, Iterator
+
+from .answerers.base import CANNOT_ANSWER, Draft
+from .citations import CitationFilter, clean_citations
+from .errors import InputError
+from .settings import Settings
+from .types import Answer, Citation, Filters, Source
+
+log = logging.getLogger("rag")
+
+NO_ANSWER = "The collection does not answer this question."
+MAX_QUESTION_CHARS = 4000
+_FOLLOW_UP = re.compile(
+    r"^(and|but|also|so|what about|how about|why|which one|which of|is it|are they|does it|do they|can it|"
+    r"what else|tell me more|more on|compare)\b|\b(it|its|they|them|their|this|that|these|those|the same|"
+    r"the paper|the method|the model|the authors|above|former|latter)\b",
+    re.IGNORECASE,
+)
+
+
+def sample_corpus() -> Path:
+    """The bundled sample: 247 trending ML paper abstracts."""
+    return Path(str(resources.files("rag") / "data" / "hf_trending_abstracts.txt"))
+
+
+class Engine:
+    def __init__(self, settings: Settings | None = None, notify: Callable[[str], None] | None = None):
+        self.settings = settings or Settings.load()
+        self.notify = notify or log.warning
+        self._lock = threading.RLock()
+        self._lexical = None
+        self._lexical_key: str | None = None
+
+    # -- heavy parts, built on first use -------------------------------------------------
+    @cached_property
+    def store(self):
+        from .store import Store
+
+        return Store(self.settings)
+
+    @cached_property
+    def embedder(self):
+        from .embedding import MiniLMEmbedding
+
+        return MiniLMEmbedding()
+
+    @cached_property
+    def llm(self):
+        from .answerers.openai_chat import OpenAIChatAnswerer
+
+        return OpenAIChatAnswerer(self.settings)
+
+    def lexical(self):
+        from .retrieval import build_lexical
+
+        with self._lock:
+            key = self.store.collection_key() + f"-{self.store.count()}"
+            if self._lexical is None or key != self._lexical_key:
+                self._lexical = build_lexical(self.store, self.settings.index_dir / "bm25" / self.settings.collection)
+                self._lexical_key = key
+            return self._lexical
+
+    def answerer(self, backend: str | None = None):
+        kind = backend or self.settings.resolved_backend()
+        if kind == "openai":
+            return self.llm
+        from .answerers.extractive import ExtractiveAnswerer
+
+        return ExtractiveAnswerer(self.embedder, self.lexical())
+
+    # -- ingest -------------------------------------------------------------------------------
+    def ingest(self, paths, progress=None):
+        from .ingestion import ingest_files
+
+        with self._lock:
+            return ingest_files(
+                paths, self.store, self.embedder, self.settings.chunk_tokens, self.settings.chunk_overlap, progress
+            )
+
+    def ensure_ready(self, progress=None) -> None:
+        """On an empty index, ingest the bundled sample first (if ``sample_on_empty``), saying so."""
+        if self.store.count() > 0 or not self.settings.sample_on_empty:
+            return
+        self.notify(
+            f"The index at {self.store.location} is empty: ingesting the bundled sample corpus "
+            f"({sample_corpus().name}) first. Use `rag ingest FILE` to add your own abstracts."
+        )
+        report = self.ingest([sample_corpus()], progress)
+        self.notify(report.summary())
+
+    def _check_not_empty(self) -> None:
+        if self.store.count() == 0:
+            raise InputError(f"The index at {self.store.location} is empty: add abstracts with `rag ingest FILE`.")
+
+    def stats(self):
+        return self.store.stats()
+
+    # -- retrieval ------------------------------------------------------------------------
+    def retrieve(self, question: str, k: int = 10, filters: Filters | None = None) -> list[Source]:
+        from .retrieval import hybrid_search
+
+        question = _check_question(question)
+        if k < 1:
+            raise InputError(f"k must be at least 1, got {k}.")
+        self.ensure_ready()
+        self._check_not_empty()
+        return hybrid_search(question, k, self.store, self.embedder, self.lexical(), self.settings.candidates, filters)
+
+    def search_query(self, question: str, history: list[dict] | None, backend: str | None = None) -> str:
+        """The question to retrieve with: follow-ups are made standalone using the history."""
+        earlier = [t["content"] for t in history or [] if t.get("role") == "user" and t.get("content")]
+        if not earlier:
+            return question
+        if (backend or self.settings.resolved_backend()) == "openai":
+            return self.llm.rewrite(question, history or [])
+        if _FOLLOW_UP.search(question) or len(question.split()) <= 5:
+            return f"{earlier[-1]} {question}"
+        return question
+
+    # -- answering ---------------------------------------------------------------------------
+    def ask(
+        self,
+        question: str,
+        *,
+        k: int | None = None,
+        history: list[dict] | None = None,
+        filters: Filters | None = None,
+        backend: str | None = None,
+    ) -> Answer:
+        stream = self.stream(question, k=k, history=history, filters=filters, backend=backend, streaming=False)
+        for _ in stream:
+            pass
+        assert stream.answer is not None
+        return stream.answer
+
+    def stream(
+        self,
+        question: str,
+        *,
+        k: int | None = None,
+        history: list[dict] | None = None,
+        filters: Filters | None = None,
+        backend: str | None = None,
+        streaming: bool = True,
+    ) -> "AnswerStream":
+        """Retrieve now; answer as the returned stream is iterated (text deltas, then ``.answer``).
+
+        ``streaming=False`` asks the answerer for the whole answer in one request."""
+        started = time.perf_counter()
+        question = _check_question(question)
+        history = _check_history(history)
+        backend = backend or self.settings.resolved_backend()
+        self.ensure_ready()
+        self._check_not_empty()
+        answerer = self.answerer(backend)
+        query = self.search_query(question, history, backend)
+        t0 = time.perf_counter()
+        sources = self.retrieve(query, k or self.settings.top_k, filters)
+        timings = {"retrieve_s": time.perf_counter() - t0}
+        base = Answer(
+            question=question,
+            text="",
+            sources=sources,
+            citations=[],
+            abstained=False,
+            backend=answerer.name,
+            settings_hash=self.settings.settings_hash(),
+            search_query=query,
+            timings=timings,
+        )
+        if not sources or sources[0].evidence < self.settings.min_evidence:
+            return AnswerStream(iter(()), base, started, abstain=True)
+        if streaming:
+            return AnswerStream(answerer.stream(question, sources, history), base, started)
+        return AnswerStream(_later(lambda: answerer.answer(question, sources, history)), base, started)
+
+
+class AnswerStream:
+    """Iterate for the answer's text as it is produced (citations already cleaned);
+    afterwards ``.answer`` holds the complete :class:`Answer`."""
+
+    def __init__(self, drafts: Iterator, base: Answer, started: float, abstain: bool = False):
+        self._drafts = drafts
+        self._base = base
+        self._started = started
+        self._abstain = abstain
+        self.sources = base.sources
+        self.answer: Answer | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        base = self._base
+        valid = [s.number for s in base.sources]
+        filt = CitationFilter(valid)
+        draft = Draft(text="", abstained=True)
+        t0 = time.perf_counter()
+        if self._abstain:
+            text = abstention_text(base.sources)
+            yield text
+        else:
+            held = ""  # hold the start back until it cannot be the "cannot answer" sentinel
+            for item in self._drafts:
+                if isinstance(item, Draft):
+                    draft = item
+                    continue
+                if held is not None:
+                    held += item
+                    if _may_be_sentinel(held):
+                        continue
+                    item, held = held, None
+                out = filt.feed(item)
+                if out:
+                    yield out
+            tail = filt.flush() if held is None else ""
+            if tail:
+                yield tail
+            text = draft.text
+        text, used, dropped = clean_citations(text, valid)
+        abstained = self._abstain or draft.abstained or not text.strip()
+        if abstained and not self._abstain:
+            text = abstention_text(base.sources)
+            yield "\n\n" + text
+            used = []
+        base.timings["answer_s"] = time.perf_counter() - t0
+        base.timings["total_s"] = time.perf_counter() - self._started
+        by_number = {s.number: s for s in base.sources}
+        base.text = text
+        base.abstained = abstained
+        base.citations = [Citation(n, by_number[n].paper_id, by_number[n].title) for n in sorted(used)]
+        base.dropped_citations = dropped
+        base.usage = draft.usage
+        base.notes = draft.notes + ([f"dropped citations to unknown sources: {dropped}"] if dropped else [])
+        self.answer = base
+
+
+def _later(make: Callable[[], Draft]) -> Iterator[Draft]:
+    yield make()
+
+
+def _may_be_sentinel(text: str) -> bool:
+    head = text.strip().upper().replace(" ", "_")
+    return head.startswith(CANNOT_ANSWER) or CANNOT_ANSWER.startswith(head)
+
+
+def abstention_text(sources: list[Source]) -> str:
+    if not sources:
+        return f"{NO_ANSWER} The index has no papers that match it."
+    nearest = "\n".join(f"- {s.title} ({s.paper_id})" for s in sources[:3])
+    return f"{NO_ANSWER} The nearest papers are:\n{nearest}"
+
+
+def _check_question(question: str) -> str:
+    if not isinstance(question, str) or not question.strip():
+        raise InputError('The question is empty: ask something about the papers, e.g. rag ask "What limits LLM inference speed?"')
+    question = " ".join(question.split())
+    if len(question) > MAX_QUESTION_CHARS:
+        raise InputError(f"The question is {len(question)} characters long: keep it under {MAX_QUESTION_CHARS}.")
+    return question
+
+
+def _check_history(history: list[dict] | None) -> list[dict]:
+    out = []
+    for i, turn in enumerate(history or []):
+        if isinstance(turn, (list, tuple)) and len(turn) == 2:
+            turn = {"role": turn[0], "content": turn[1]}
+        if not isinstance(turn, dict) or turn.get("role") not in ("user", "assistant") or not isinstance(turn.get("content"), str):
+            raise InputError(
+                f"history[{i}] must be {{'role': 'user' or 'assistant', 'content': str}}, got {turn!r}."
+            )
+        out.append({"role": turn["role"], "content": turn["content"]})
+    return out

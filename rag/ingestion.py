@@ -1,0 +1,173 @@
+"""Ingest abstract files into the store: idempotent, resumable, with a summary.
+
+* A paper whose content hash is already stored is *unchanged* and costs nothing.
+* A paper whose abstract (or metadata, or chunk settings) changed is *updated*: its
+  new chunks are written first, then the old ones deleted, so an interruption never
+  leaves a paper with no chunks; the next run finishes the clean-up.
+* Bad records are *skipped* with their file, line and reason; the rest go in.
+* Work is committed a batch at a time, so an interrupted run keeps what it did.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+from llama_index.core.schema import MetadataMode
+
+from .chunking import index_salt, make_nodes
+from .embedding import MODEL_ID
+from .errors import InputError
+from .readers import check_readable, estimate_records, read_papers
+from .types import Paper
+
+BATCH_PAPERS = 64
+MAX_SKIPS_SHOWN = 20
+
+Progress = Callable[[int, "int | None"], None]
+
+
+@dataclass
+class Skip:
+    file: str
+    where: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.file}, {self.where}: {self.reason}"
+
+
+@dataclass
+class IngestReport:
+    files: list[str] = field(default_factory=list)
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: list[Skip] = field(default_factory=list)
+    chunks_added: int = 0
+    seconds: float = 0.0
+
+    @property
+    def papers(self) -> int:
+        return self.new + self.updated + self.unchanged
+
+    def summary(self) -> str:
+        """The closing summary, as ``rag ingest`` prints it."""
+        head = (
+            f"{self.new} new, {self.updated} updated, {self.unchanged} unchanged, "
+            f"{len(self.skipped)} skipped ({self.chunks_added} chunks written, {self.seconds:.1f} s)"
+        )
+        lines = [f"Ingested {', '.join(self.files)}: {head}"]
+        for skip in self.skipped[:MAX_SKIPS_SHOWN]:
+            lines.append(f"  skipped {skip}")
+        if len(self.skipped) > MAX_SKIPS_SHOWN:
+            lines.append(f"  … and {len(self.skipped) - MAX_SKIPS_SHOWN} more skipped")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict:
+        return {
+            "files": self.files,
+            "new": self.new,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "skipped": [vars(s) for s in self.skipped],
+            "chunks_added": self.chunks_added,
+            "seconds": round(self.seconds, 2),
+        }
+
+
+def ingest_files(
+    paths: Iterable[Path | str],
+    store,
+    embedder,
+    chunk_tokens: int,
+    chunk_overlap: int,
+    progress: Progress | None = None,
+) -> IngestReport:
+    """Ingest every file in ``paths`` into ``store``. All files are checked before any write."""
+    files = [Path(p) for p in paths]
+    if not files:
+        raise InputError("No files given: pass one or more abstract files (.txt, .jsonl, .json, .csv).")
+    for f in files:
+        check_readable(f)
+    report = IngestReport(files=[f.name for f in files])
+    salt = index_salt(chunk_tokens, chunk_overlap, MODEL_ID)
+    started = time.perf_counter()
+    totals = [estimate_records(f) for f in files]
+    total = None if None in totals else sum(t for t in totals if t)
+    done = 0
+    seen: dict[str, str] = {}
+    changed = False
+    try:
+        for batch in _batches(_papers(files, report, seen), BATCH_PAPERS):
+            changed |= _ingest_batch(batch, store, embedder, salt, chunk_tokens, chunk_overlap, report)
+            done += len(batch)
+            if progress:
+                progress(done, total)
+    finally:
+        if changed:
+            store.bump_generation()
+        report.seconds = time.perf_counter() - started
+    if report.papers == 0:
+        first = f" First problem: {report.skipped[0]}." if report.skipped else ""
+        raise InputError(
+            f"No abstracts found in {', '.join(report.files)}: nothing was added.{first} "
+            "Each record needs a title and an abstract."
+        )
+    return report
+
+
+def _papers(files: list[Path], report: IngestReport, seen: dict[str, str]) -> Iterator[Paper]:
+    for f in files:
+        for where, item in read_papers(f):
+            if isinstance(item, str):
+                report.skipped.append(Skip(f.name, where, item))
+            elif item.paper_id in seen:
+                report.skipped.append(Skip(f.name, where, f"duplicate of paper id '{item.paper_id}' ({seen[item.paper_id]})"))
+            else:
+                seen[item.paper_id] = f"{f.name}, {where}"
+                yield item
+
+
+def _batches(items: Iterator[Paper], size: int) -> Iterator[list[Paper]]:
+    batch: list[Paper] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _ingest_batch(batch, store, embedder, salt, chunk_tokens, chunk_overlap, report: IngestReport) -> bool:
+    existing = store.existing([p.paper_id for p in batch])
+    nodes, stale = [], []
+    for paper in batch:
+        digest = paper.content_hash(salt)
+        versions = existing.get(paper.paper_id, {})
+        old = [cid for h, ids in versions.items() if h != digest for cid in ids]
+        if digest in versions:
+            if old:  # an earlier update was interrupted after writing the new chunks
+                stale.extend(old)
+                report.updated += 1
+            else:
+                report.unchanged += 1
+            continue
+        nodes.extend(make_nodes(paper, digest, chunk_tokens, chunk_overlap))
+        stale.extend(old)
+        if versions:
+            report.updated += 1
+        else:
+            report.new += 1
+    if nodes:
+        vectors = embedder.embed([n.get_content(metadata_mode=MetadataMode.EMBED) for n in nodes])
+        for node, vec in zip(nodes, vectors):
+            node.embedding = vec.tolist()
+        store.add(nodes)
+        report.chunks_added += len(nodes)
+    if stale:
+        store.delete(stale)
+    return bool(nodes or stale)

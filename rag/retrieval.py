@@ -1,0 +1,232 @@
+"""Hybrid retrieval: dense (MiniLM in Chroma) + BM25 (bm25s), fused by reciprocal rank.
+
+Both retrievers and the fusion are llama-index's (``VectorIndexRetriever``,
+``BM25Retriever``, ``QueryFusionRetriever`` in ``reciprocal_rerank`` mode). This module
+adds what the product needs on top: chunk hits grouped into papers (a paper scores its
+best chunk), optional year/category filters applied to both sides, a persisted BM25
+index that is rebuilt only when the collection changes, and an *evidence* score per
+paper (0..1, higher = stronger) that the engine uses to decide whether to abstain.
+The fused score is llama-index's RRF: higher = more relevant.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import threading
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from llama_index.core import VectorStoreIndex
+from llama_index.core.llms import MockLLM
+from llama_index.core.retrievers import QueryFusionRetriever
+from llama_index.core.retrievers.fusion_retriever import FUSION_MODES
+from llama_index.core.schema import QueryBundle
+from llama_index.core.vector_stores import FilterOperator, MetadataFilter, MetadataFilters
+from llama_index.core.vector_stores.utils import metadata_dict_to_node
+
+from .types import Filters, Source
+
+BM25_STOPWORDS = "en"  # bm25s's short list; its longer "en_plus" found fewer right papers on our questions
+EVIDENCE_STOPWORDS = "en_plus"  # for evidence, question words ("what", "which", "how") must not count
+#: Words of the questions themselves, not of what they ask about (stemmed, as tokens come out).
+QUESTION_WORDS = frozenset(
+    "paper papers studi work propos introduc present describ report show find found use method approach "
+    "collect abstract author research tell explain mean anyon someon way thing".split()
+)
+PASSAGES_PER_SOURCE = 3
+
+
+@lru_cache(maxsize=1)
+def _bm25_class():
+    from llama_index.retrievers.bm25 import BM25Retriever
+
+    class MatchingBM25Retriever(BM25Retriever):
+        """BM25 that returns only chunks sharing a term with the query.
+
+        bm25s fills its top-k with zero-score chunks, and a filter's weight mask only
+        zeroes the excluded ones, so without this they would come back anyway.
+        """
+
+        def _retrieve(self, query_bundle):
+            return [n for n in super()._retrieve(query_bundle) if (n.score or 0.0) > 0.0]
+
+    return MatchingBM25Retriever
+
+
+class Lexical:
+    """A BM25 index over every chunk, with what evidence scoring needs from it."""
+
+    def __init__(self, retriever: Any):
+        import Stemmer
+
+        self.retriever = retriever
+        self.bm25 = retriever.bm25
+        self.stemmer = Stemmer.Stemmer("english")
+        indptr = np.asarray(self.bm25.scores["indptr"])
+        n_docs = int(self.bm25.scores["num_docs"])
+        df = np.diff(indptr).astype(np.float64)
+        self.idf = np.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
+        self.max_idf = float(math.log(1.0 + (n_docs + 0.5) / 0.5))
+        self.vocab: dict[str, int] = self.bm25.vocab_dict
+        self.n_docs = n_docs
+
+    def terms(self, text: str) -> list[str]:
+        """Content terms of ``text``: lowercased, stopwords out, stemmed (as BM25 indexes them)."""
+        import bm25s
+
+        toks = bm25s.tokenize(text, stopwords=EVIDENCE_STOPWORDS, stemmer=self.stemmer, return_ids=False, show_progress=False)
+        return list(dict.fromkeys(t for t in toks[0] if t not in QUESTION_WORDS)) if toks else []
+
+    def term_weight(self, term: str) -> float:
+        """IDF of a term; a term the collection never uses weighs the most."""
+        idx = self.vocab.get(term)
+        return self.max_idf if idx is None or idx >= len(self.idf) else float(self.idf[idx])
+
+    def coverage(self, question_terms: list[str], text: str) -> float:
+        """IDF-weighted share of the question's terms that occur in ``text`` (0..1)."""
+        if not question_terms:
+            return 0.0
+        present = set(self.terms(text))
+        total = sum(self.term_weight(t) for t in question_terms)
+        hit = sum(self.term_weight(t) for t in question_terms if t in present)
+        return hit / total if total else 0.0
+
+
+def build_lexical(store, cache_dir: Path) -> Lexical:
+    """Load the BM25 index for the store's current contents, building it if needed."""
+    from llama_index.retrievers.bm25 import BM25Retriever
+
+    key = store.collection_key() + f"-{store.count()}-{BM25_STOPWORDS}"
+    target = cache_dir / key
+    if (target / "retriever.json").exists():
+        try:
+            return Lexical(BM25Retriever.from_persist_dir(str(target), show_progress=False))
+        except Exception:  # a corrupt cache is rebuilt, never fatal
+            shutil.rmtree(target, ignore_errors=True)
+    nodes = []
+    for ids, docs, metas in store.iter_records():
+        for doc, meta in zip(docs, metas):
+            nodes.append(metadata_dict_to_node(meta, text=doc))
+    retriever = BM25Retriever.from_defaults(nodes=nodes, similarity_top_k=1, language=BM25_STOPWORDS)
+    tmp = cache_dir / f".{key}.tmp-{threading.get_ident()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    retriever.persist(str(tmp), show_progress=False)
+    for old in cache_dir.iterdir():  # one cache per collection is enough
+        if old.is_dir() and old.name.split("-")[0] == key.split("-")[0] and old != tmp:
+            shutil.rmtree(old, ignore_errors=True)
+    tmp.rename(target)
+    return Lexical(BM25Retriever.from_persist_dir(str(target), show_progress=False))  # loaded, its bm25 carries the corpus
+
+
+def _filters(filters: Filters) -> MetadataFilters | None:
+    items = []
+    if filters.year_from is not None:
+        items.append(MetadataFilter(key="year", value=filters.year_from, operator=FilterOperator.GTE))
+    if filters.year_to is not None:
+        items.append(MetadataFilter(key="year", value=filters.year_to, operator=FilterOperator.LTE))
+    if filters.categories:
+        items.append(MetadataFilter(key="categories", value=list(filters.categories), operator=FilterOperator.ANY))
+    return MetadataFilters(filters=items) if items else None
+
+
+def _chroma_where(filters: Filters) -> dict | None:
+    """The same filters in Chroma's syntax (llama-index's translator lacks list membership)."""
+    clauses: list[dict] = []
+    if filters.year_from is not None:
+        clauses.append({"year": {"$gte": filters.year_from}})
+    if filters.year_to is not None:
+        clauses.append({"year": {"$lte": filters.year_to}})
+    if filters.categories:
+        cats = [{"categories": {"$contains": c}} for c in filters.categories]
+        clauses.append(cats[0] if len(cats) == 1 else {"$or": cats})
+    if not clauses:
+        return None
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+def hybrid_search(
+    question: str,
+    k: int,
+    store,
+    embedder,
+    lexical: Lexical,
+    candidates: int,
+    filters: Filters | None = None,
+) -> list[Source]:
+    """The ``k`` best papers for ``question``, numbered from 1, highest fused score first."""
+    filters = filters or Filters()
+    n = max(1, min(candidates, lexical.n_docs))
+    dense = VectorStoreIndex.from_vector_store(store.vector_store, embed_model=embedder).as_retriever(
+        similarity_top_k=n, vector_store_kwargs={"where": _chroma_where(filters)} if filters else {}
+    )
+    try:
+        bm25 = _bm25_class()(existing_bm25=lexical.bm25, similarity_top_k=n, filters=_filters(filters))
+    except ValueError:  # every chunk was filtered out
+        return []
+    fusion = QueryFusionRetriever(
+        [dense, bm25],
+        llm=MockLLM(),  # explicit: never used with num_queries=1, and never the global Settings.llm
+        mode=FUSION_MODES.RECIPROCAL_RANK,
+        num_queries=1,
+        use_async=False,
+        similarity_top_k=2 * n,
+    )
+    fused = fusion.retrieve(QueryBundle(question))
+
+    order: list[str] = []
+    by_paper: dict[str, dict[str, Any]] = {}
+    for hit in fused:
+        meta = hit.node.metadata
+        pid = meta["paper_id"]
+        entry = by_paper.get(pid)
+        if entry is None:
+            if len(order) == k:
+                continue
+            order.append(pid)
+            entry = by_paper[pid] = {"score": float(hit.score or 0.0), "passages": [], "meta": meta}
+        if len(entry["passages"]) < PASSAGES_PER_SOURCE:
+            entry["passages"].append(hit.node.get_content())
+
+    records = store.papers(order)
+    q_vec = embedder.embed([question])[0]
+    q_terms = lexical.terms(question)
+    sources = []
+    for number, pid in enumerate(order, start=1):
+        entry = by_paper[pid]
+        meta, vectors = records.get(pid, ({}, []))
+        meta = meta or entry["meta"]
+        abstract = meta.get("abstract") or " ".join(entry["passages"])
+        cosine = float(np.max(np.asarray(vectors, dtype=np.float32) @ q_vec)) if len(vectors) else 0.0
+        coverage = lexical.coverage(q_terms, f"{meta['title']} {abstract}")
+        sources.append(
+            Source(
+                number=number,
+                paper_id=pid,
+                title=meta["title"],
+                text=abstract,
+                score=entry["score"],
+                evidence=evidence_score(cosine, coverage),
+                passages=entry["passages"],
+                url=meta.get("url") or None,
+                authors=tuple(a for a in (meta.get("authors") or "").split("; ") if a),
+                year=meta.get("year") if isinstance(meta.get("year"), int) else None,
+                categories=tuple(meta.get("categories") or ()),
+            )
+        )
+    return sources
+
+
+def evidence_score(dense_cosine: float, coverage: float) -> float:
+    """How strongly a paper matches a question, 0..1 (higher = stronger).
+
+    Blends MiniLM's cosine between the question and the paper's best chunk (rescaled
+    from its useful 0.1..0.7 range) with the IDF-weighted share of the question's
+    terms found in the paper. Either alone is fooled: a question in plain words has
+    low term coverage, an off-topic question that shares a few words has low cosine.
+    """
+    dense = min(max((dense_cosine - 0.1) / 0.6, 0.0), 1.0)
+    return round(0.5 * dense + 0.5 * min(max(coverage, 0.0), 1.0), 4)

@@ -1,0 +1,203 @@
+"""One settings object, passed down explicitly.
+
+Precedence: defaults < config file < environment < explicit arguments.
+
+* The config file is TOML with the field names below as keys; it is read from
+  ``$RAG_CONFIG`` or ``<user config dir>/rag-abstracts/config.toml``.
+* Environment variables are ``RAG_<FIELD>`` (e.g. ``RAG_INDEX_DIR``, ``RAG_TOP_K``);
+  the OpenAI SDK's own ``OPENAI_API_KEY`` and ``OPENAI_BASE_URL`` are honoured too.
+
+This is the only module that reads ``os.environ``, and only in :meth:`Settings.load`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, Literal, Mapping
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+from .errors import ConfigError
+
+APP_NAME = "rag-abstracts"
+
+#: Environment variables that feed a field, besides ``RAG_<FIELD>``.
+_ENV_ALIASES = {
+    "openai_api_key": ("RAG_OPENAI_API_KEY", "OPENAI_API_KEY"),
+    "openai_base_url": ("RAG_OPENAI_BASE_URL", "OPENAI_BASE_URL"),
+}
+#: Fields that never enter the settings hash or a printed config.
+_SECRET_FIELDS = {"openai_api_key"}
+
+
+def _user_dir(kind: str) -> Path:
+    import platformdirs
+
+    if kind == "data":
+        return Path(platformdirs.user_data_dir(APP_NAME))
+    return Path(platformdirs.user_config_dir(APP_NAME))
+
+
+def default_index_dir() -> Path:
+    return _user_dir("data") / "index"
+
+
+class Settings(BaseModel):
+    """Everything the engine can be configured with. Unknown keys are an error."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # -- where the index lives ------------------------------------------------
+    index_dir: Path = Field(
+        default_factory=default_index_dir,
+        description="Directory of the embedded Chroma store and the BM25 cache.",
+    )
+    chroma_url: str | None = Field(
+        default=None,
+        description="URL of a Chroma server (e.g. http://127.0.0.1:8000). "
+        "Unset: an embedded store under index_dir.",
+    )
+    collection: str = Field(default="abstracts", description="Chroma collection name.")
+
+    # -- chunking -------------------------------------------------------------
+    chunk_tokens: int = Field(default=128, ge=32, le=2048, description="Chunk size in cl100k tokens.")
+    chunk_overlap: int = Field(default=32, ge=0, le=512, description="Token overlap between chunks.")
+
+    # -- retrieval --------------------------------------------------------------
+    top_k: int = Field(default=5, ge=1, le=50, description="Papers given to the answerer as sources.")
+    candidates: int = Field(
+        default=50, ge=5, le=1000, description="Chunks each retriever (dense, BM25) returns before fusion."
+    )
+    min_evidence: float = Field(
+        default=0.34,
+        ge=0.0,
+        le=1.0,
+        description="Abstain when the best source's evidence score (0..1, higher = stronger) is below this.",
+    )
+
+    # -- answering --------------------------------------------------------------
+    backend: Literal["auto", "extractive", "openai"] = Field(
+        default="auto",
+        description="auto: an OpenAI-compatible LLM when a key or base URL is set, else extractive.",
+    )
+    model: str = Field(default="gpt-4o-mini", description="Chat model name for the OpenAI-compatible backend.")
+    openai_api_key: SecretStr | None = Field(default=None, description="API key (OPENAI_API_KEY).")
+    openai_base_url: str | None = Field(
+        default=None, description="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8080/v1 (OPENAI_BASE_URL)."
+    )
+    temperature: float = Field(default=0.0, ge=0.0, le=2.0, description="LLM sampling temperature.")
+    max_tokens: int = Field(default=700, ge=16, le=16384, description="Maximum tokens in an LLM answer.")
+    timeout: float = Field(default=60.0, gt=0, description="Seconds to wait for an LLM response.")
+    max_retries: int = Field(default=2, ge=0, le=10, description="Retries on 429/5xx/connection errors.")
+    history_turns: int = Field(default=6, ge=0, le=50, description="Earlier chat messages sent to the LLM.")
+    prompts_dir: Path | None = Field(default=None, description="Override directory for prompt templates.")
+
+    # -- first run ----------------------------------------------------------------
+    sample_on_empty: bool = Field(
+        default=True, description="Ingest the bundled sample corpus when asking an empty index."
+    )
+
+    # ------------------------------------------------------------------------------
+    @classmethod
+    def load(
+        cls,
+        environ: Mapping[str, str] | None = None,
+        config_file: str | Path | None = None,
+        **overrides: Any,
+    ) -> "Settings":
+        """Build settings from defaults < config file < environment < ``overrides``.
+
+        ``overrides`` whose value is ``None`` are ignored, so command-line flags that
+        were not given do not mask the environment.
+        """
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        values.update(_read_config_file(config_file or env.get("RAG_CONFIG")))
+        values.update(_from_environment(env))
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        try:
+            return cls(**values)
+        except ValidationError as exc:
+            raise ConfigError(_explain(exc)) from None
+
+    def replace(self, **changes: Any) -> "Settings":
+        """A copy with some fields changed (validated)."""
+        data = self.model_dump()
+        data.update({k: v for k, v in changes.items() if v is not None})
+        try:
+            return type(self)(**data)
+        except ValidationError as exc:
+            raise ConfigError(_explain(exc)) from None
+
+    # -- derived --------------------------------------------------------------------
+    def resolved_backend(self) -> Literal["extractive", "openai"]:
+        if self.backend != "auto":
+            return self.backend
+        return "openai" if (self.openai_api_key or self.openai_base_url) else "extractive"
+
+    def public_dict(self) -> dict[str, Any]:
+        """The settings without secrets, JSON-ready."""
+        data = self.model_dump(mode="json", exclude=_SECRET_FIELDS)
+        data["openai_api_key"] = "set" if self.openai_api_key else None
+        return data
+
+    def settings_hash(self) -> str:
+        """A short, stable id of everything that shapes an answer (secrets excluded)."""
+        data = self.model_dump(mode="json", exclude=_SECRET_FIELDS | {"index_dir", "sample_on_empty"})
+        blob = json.dumps(data, sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:12]
+
+
+def _read_config_file(path: str | Path | None) -> dict[str, Any]:
+    explicit = path is not None
+    file = Path(path) if path else _user_dir("config") / "config.toml"
+    if not file.exists():
+        if explicit:
+            raise ConfigError(f"Config file {file} does not exist: create it or unset RAG_CONFIG.")
+        return {}
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on Python 3.10 only
+        import tomli as tomllib
+    try:
+        with file.open("rb") as fh:
+            data = tomllib.load(fh)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"Cannot read config file {file}: {exc}. Fix the TOML or remove the file.") from None
+    unknown = sorted(set(data) - set(Settings.model_fields))
+    if unknown:
+        raise ConfigError(
+            f"Unknown setting(s) {', '.join(unknown)} in {file}; "
+            f"known settings: {', '.join(Settings.model_fields)}."
+        )
+    return data
+
+
+def _from_environment(env: Mapping[str, str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for name in Settings.model_fields:
+        for var in _ENV_ALIASES.get(name, ()) + (f"RAG_{name.upper()}",):
+            raw = env.get(var)
+            if raw is not None and raw.strip() != "":
+                values[name] = raw.strip()
+                break
+    return values
+
+
+def env_var_for(field: str) -> str:
+    return f"RAG_{field.upper()}"
+
+
+def _explain(exc: ValidationError) -> str:
+    problems = []
+    for err in exc.errors():
+        field = ".".join(str(p) for p in err["loc"]) or "settings"
+        if err["type"] == "extra_forbidden":
+            problems.append(f"unknown setting '{field}'")
+        else:
+            problems.append(f"{field} ({env_var_for(field)}): {err['msg']}, got {err.get('input')!r}")
+    return "Invalid settings: " + "; ".join(problems) + ". Fix the value and try again."

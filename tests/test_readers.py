@@ -1,0 +1,167 @@
+import gzip
+import json
+
+import pytest
+
+from rag.errors import InputError
+from rag.readers import read_papers, slugify
+from rag.types import Paper
+
+ABSTRACT = "We study a thing carefully and find that it works well on many benchmarks across tasks."
+
+
+def papers_and_skips(path):
+    items = list(read_papers(path))
+    return [p for _, p in items if isinstance(p, Paper)], [(w, r) for w, r in items if isinstance(r, str)]
+
+
+def test_sample_text_format_reads_all_247_papers_without_the_subscribe_prefix():
+    from rag.engine import sample_corpus
+
+    papers, skips = papers_and_skips(sample_corpus())
+    assert len(papers) == 247 and skips == []
+    assert papers[0].title == "TP-Aware Dequantization"
+    assert papers[0].paper_id == "tp-aware-dequantization"
+    assert papers[1].title.startswith("PIM-GPT")
+    assert len({p.paper_id for p in papers}) == 247
+
+
+def test_text_format_skips_misaligned_lines_and_resyncs(tmp_path):
+    f = tmp_path / "a.txt"
+    lines = [
+        "Get trending papers in your email inbox!",
+        "First Title",
+        ABSTRACT,
+        "Orphan Title Without Abstract",
+        "Second Title",
+        "",  # blank lines are ignored
+        ABSTRACT + " Second.",
+        "Dangling Title",
+    ]
+    f.write_text("\n".join(lines) + "\n")
+    papers, skips = papers_and_skips(f)
+    assert [p.title for p in papers] == ["First Title", "Second Title"]
+    assert skips[0][0] == "line 4" and "Orphan Title" in skips[0][1]
+    assert skips[1][0] == "line 8" and "no abstract" in skips[1][1]
+
+
+def test_text_format_reports_an_abstract_where_a_title_should_be(tmp_path):
+    f = tmp_path / "a.txt"
+    f.write_text("A Title\n" + ABSTRACT + "\n" + "x" * 400 + "\nNext Title\n" + ABSTRACT + "\n")
+    papers, skips = papers_and_skips(f)
+    assert [p.title for p in papers] == ["A Title", "Next Title"]
+    assert skips == [("line 3", skips[0][1])] and "title line above" in skips[0][1]
+
+
+def test_bad_utf8_line_is_skipped_with_its_line_number(tmp_path):
+    f = tmp_path / "a.jsonl"
+    good = json.dumps({"title": "Good", "abstract": ABSTRACT}).encode()
+    f.write_bytes(good + b"\n" + b'{"title": "\xff\xfe bad", "abstract": "x"}\n' + good.replace(b"Good", b"Also") + b"\n")
+    papers, skips = papers_and_skips(f)
+    assert [p.title for p in papers] == ["Good", "Also"]
+    assert skips[0][0] == "line 2" and "UTF-8" in skips[0][1]
+
+
+def test_jsonl_maps_fields_and_reports_bad_lines(tmp_path):
+    f = tmp_path / "p.jsonl"
+    rows = [
+        json.dumps({"id": "p1", "title": "  Spaced   Title ", "abstract": ABSTRACT, "url": "https://x.org/p1",
+                    "authors": ["A. One", "B. Two"], "year": 2021, "categories": ["cs.CL", "cs.LG"]}),
+        "{not json",
+        json.dumps({"title": "No Abstract"}),
+        json.dumps(["a list"]),
+        json.dumps({"Title": "Case Insensitive", "Abstract": ABSTRACT, "year": "2019-05-01", "categories": "cs.AI; cs.CL"}),
+    ]
+    f.write_text("\n".join(rows) + "\n")
+    papers, skips = papers_and_skips(f)
+    p = papers[0]
+    assert (p.paper_id, p.title, p.url, p.authors, p.year, p.categories) == (
+        "p1", "Spaced Title", "https://x.org/p1", ("A. One", "B. Two"), 2021, ("cs.CL", "cs.LG"))
+    assert papers[1].paper_id == "case-insensitive" and papers[1].year == 2019
+    assert papers[1].categories == ("cs.AI", "cs.CL")
+    assert [w for w, _ in skips] == ["line 2", "line 3", "line 4"]
+    assert "invalid JSON" in skips[0][1] and "no abstract" in skips[1][1] and "JSON object" in skips[2][1]
+
+
+def test_arxiv_snapshot_record(tmp_path):
+    rec = {
+        "id": "2310.06825", "submitter": "X", "authors": "Albert Q. Jiang, Alexandre Sablayrolles and Arthur Mensch",
+        "title": "Mistral\n  7B", "comments": None, "journal-ref": None, "doi": None,
+        "categories": "cs.CL cs.AI cs.LG", "license": None,
+        "abstract": "  We introduce Mistral 7B, a 7-billion-parameter language model engineered for\nsuperior performance and efficiency.\n",
+        "versions": [{"version": "v1", "created": "Tue, 10 Oct 2023 17:54:58 GMT"}],
+        "update_date": "2023-10-11",
+        "authors_parsed": [["Jiang", "Albert Q.", ""], ["Sablayrolles", "Alexandre", ""], ["Mensch", "Arthur", ""]],
+    }
+    f = tmp_path / "arxiv-metadata-oai-snapshot.json"
+    f.write_text(json.dumps(rec) + "\n")
+    (p,), skips = papers_and_skips(f)
+    assert skips == []
+    assert p.paper_id == "2310.06825" and p.title == "Mistral 7B"
+    assert p.abstract.startswith("We introduce Mistral 7B, a 7-billion-parameter language model engineered for superior")
+    assert p.authors == ("Albert Q. Jiang", "Alexandre Sablayrolles", "Arthur Mensch")
+    assert p.year == 2023 and p.categories == ("cs.CL", "cs.AI", "cs.LG")
+    assert p.url == "https://arxiv.org/abs/2310.06825"
+
+
+def test_arxiv_year_falls_back_to_the_id_then_update_date(tmp_path):
+    f = tmp_path / "a.jsonl"
+    f.write_text(json.dumps({"id": "0704.0001", "title": "Old", "abstract": ABSTRACT, "update_date": "2008-11-13"}) + "\n"
+                 + json.dumps({"id": "math/0211159", "title": "Older", "abstract": ABSTRACT, "update_date": "2009-01-01"}) + "\n")
+    papers, _ = papers_and_skips(f)
+    assert [p.year for p in papers] == [2007, 2009]
+    assert papers[1].url == "https://arxiv.org/abs/math/0211159"
+
+
+def test_csv_reads_quoted_fields_and_reports_extra_fields(tmp_path):
+    f = tmp_path / "p.csv"
+    f.write_text(
+        'title,abstract,year,authors\n'
+        f'"A, With Comma","{ABSTRACT} ""Quoted"" end.",2020,"X; Y"\n'
+        f'Broken,{ABSTRACT},2020,X,extra\n'
+        f'"Multi\nLine Title","{ABSTRACT}",,\n'
+    )
+    papers, skips = papers_and_skips(f)
+    assert [p.title for p in papers] == ["A, With Comma", "Multi Line Title"]
+    assert papers[0].abstract.endswith('"Quoted" end.') and papers[0].authors == ("X", "Y") and papers[0].year == 2020
+    assert papers[1].year is None
+    assert skips == [("line 3", skips[0][1])] and "more field" in skips[0][1]
+
+
+def test_csv_without_required_columns_is_an_error(tmp_path):
+    f = tmp_path / "p.csv"
+    f.write_text("name,text\nA,B\n")
+    with pytest.raises(InputError, match="no abstract or title column"):
+        list(read_papers(f))
+
+
+def test_gzip_and_json_array(tmp_path):
+    gz = tmp_path / "p.jsonl.gz"
+    with gzip.open(gz, "wt") as fh:
+        fh.write(json.dumps({"title": "Zipped", "abstract": ABSTRACT}) + "\n")
+    arr = tmp_path / "p.json"
+    arr.write_text(json.dumps([{"title": "In Array", "abstract": ABSTRACT}, {"title": "Bad"}]))
+    assert [p.title for p in papers_and_skips(gz)[0]] == ["Zipped"]
+    papers, skips = papers_and_skips(arr)
+    assert [p.title for p in papers] == ["In Array"] and skips[0][0] == "record 2"
+
+
+@pytest.mark.parametrize("name", ["paper.pdf", "notes", "x.docx.gz"])
+def test_unknown_file_types_are_refused_with_what_is_supported(tmp_path, name):
+    f = tmp_path / name
+    f.write_text("x")
+    with pytest.raises(InputError, match="Unknown file type.*rag reads text"):
+        list(read_papers(f))
+
+
+def test_missing_file_and_directory(tmp_path):
+    with pytest.raises(InputError, match="No such file"):
+        list(read_papers(tmp_path / "nope.jsonl"))
+    with pytest.raises(InputError, match="is a directory"):
+        list(read_papers(tmp_path))
+
+
+def test_slugify_is_readable_and_stable():
+    assert slugify("PIM-GPT: A Hybrid Process-in-Memory Accelerator") == "pim-gpt-a-hybrid-process-in-memory-accelerator"
+    assert slugify("Über  Café ☕") == "uber-cafe"
+    assert slugify("???") == "untitled"
