@@ -2,4 +2,123 @@
 
 from __future__ import annotations
 
-REGISTER: list = []
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+
+def register_eval(sub, common) -> None:
+    p = sub.add_parser(
+        "eval",
+        parents=[common],
+        help="score answers on a question set; `rag eval compare A B` compares two runs",
+        description="Run every question through rag.ask and write results.jsonl, metrics.json, report.md and "
+        "report.html to --out. `rag eval compare DIR_A DIR_B` prints two runs' metrics side by side.",
+    )
+    p.add_argument("action", nargs="*", metavar="compare DIR_A DIR_B", help="compare two earlier runs")
+    p.add_argument("--questions", type=Path, help="question file (JSON lines); default: the shipped sample set")
+    p.add_argument("--out", type=Path, help="run directory (default: ./rag-eval-DATE-TIME)")
+    p.add_argument("--backend", choices=["extractive", "openai"], help="answerer (default: as configured)")
+    p.add_argument("--model", help="chat model for the openai backend (RAG_MODEL)")
+    p.add_argument("--judge", choices=["auto", "rules", "llm"], default="auto",
+                   help="support checker: rules (offline), llm (the configured endpoint), auto (llm when one is configured)")
+    p.add_argument("-k", type=int, help="papers given to the answerer (RAG_TOP_K)")
+    p.add_argument("--limit", type=int, help="only the first N questions")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser(
+        "eval-claims",
+        parents=[common],
+        help="check {id, claim, source} lines; print {id, supported, score} lines",
+        description="Run the support checker on a JSON-lines file of {\"id\", \"claim\", \"source\"}. Prints one "
+        "{\"id\", \"supported\", \"score\"} line each; when lines carry a \"supported\" label, the balanced "
+        "accuracy goes to stderr.",
+    )
+    p.add_argument("file", type=Path)
+    p.add_argument("--judge", choices=["rules", "llm"], default="rules", help="rules (offline, default) or llm")
+    p.set_defaults(func=cmd_eval_claims)
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from .cli import make_engine, progress_bar
+    from .errors import InputError
+
+    if args.action:
+        if args.action[0] != "compare" or len(args.action) != 3:
+            raise InputError("Use `rag eval compare DIR_A DIR_B`, or `rag eval --questions FILE --out DIR`.")
+        from .eval.compare import compare_runs
+
+        print(compare_runs(Path(args.action[1]), Path(args.action[2])))
+        return 0
+    from .eval.harness import run_eval
+
+    if args.questions:
+        questions = args.questions
+    else:
+        from importlib import resources
+
+        questions = Path(str(resources.files("rag.eval") / "data" / "questions.jsonl"))
+    out = args.out or Path(f"rag-eval-{time.strftime('%Y%m%d-%H%M%S')}")
+    engine = make_engine(args, top_k=args.k)
+    engine.ensure_ready(progress=progress_bar("ingesting sample"))
+    bar = progress_bar("evaluating")
+    metrics = run_eval(questions, out, engine, backend=args.backend, judge=args.judge, limit=args.limit,
+                       progress=lambda done, total: bar(done, total))
+    s = metrics["summary"]
+    shown = ["hit@5", "mrr", "citation_recall", "citation_precision", "faithfulness", "correctness",
+             "abstention_recall", "answered_rate"]
+    print(f"{metrics['run']['n']} questions, backend {metrics['run']['backend']}, judge {metrics['run']['judge']}, "
+          f"{metrics['run']['duration_s']} s")
+    for key in shown:
+        value = s.get(key)
+        text = "–" if value is None else (f"{value:.3f}" if key in ("mrr", "ndcg@10") else f"{value:.1%}")
+        print(f"  {key:20s} {text}")
+    for warning in metrics.get("warnings", []):
+        print(f"warning: {warning}", file=sys.stderr)
+    print(f"wrote {out}/results.jsonl, metrics.json, report.md, report.html")
+    return 0
+
+
+def cmd_eval_claims(args: argparse.Namespace) -> int:
+    from .cli import make_engine
+    from .errors import InputError
+
+    if not args.file.exists():
+        raise InputError(f"No such file: {args.file}.")
+    rows = []
+    for n, line in enumerate(args.file.read_text(encoding="utf-8-sig").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{args.file}, line {n}: invalid JSON ({exc.msg}); each line is {{\"id\", \"claim\", \"source\"}}.") from None
+        if not isinstance(row, dict) or not isinstance(row.get("claim"), str) or not isinstance(row.get("source"), str):
+            raise InputError(f"{args.file}, line {n}: needs string \"claim\" and \"source\" fields.")
+        rows.append(row)
+    engine = make_engine(args)
+    if args.judge == "llm":
+        from .eval.judge import LLMJudge
+
+        checker = LLMJudge(engine.settings, engine.settings.index_dir / "judge_cache.jsonl")
+    else:
+        from .eval.checker import SupportChecker
+
+        checker = SupportChecker(embedder=engine.embedder)
+    labels, predicted = [], []
+    for n, row in enumerate(rows, start=1):
+        verdict = checker.check(row["claim"], row["source"])
+        print(json.dumps({"id": row.get("id", n), "supported": verdict.supported, "score": round(verdict.score, 4)}), flush=True)
+        if isinstance(row.get("supported"), bool):
+            labels.append(row["supported"])
+            predicted.append(verdict.supported)
+    if labels:
+        from .eval.metrics import balanced_accuracy
+
+        print(f"balanced accuracy {balanced_accuracy(labels, predicted):.3f} on {len(labels)} labelled pairs", file=sys.stderr)
+    return 0
+
+
+REGISTER: list = [register_eval]

@@ -20,6 +20,7 @@ PLACEHOLDERS: dict[str, frozenset[str]] = {
     "answer_user": frozenset({"sources", "question"}),
     "condense_question": frozenset({"history", "question"}),
     "judge_claim": frozenset({"claim", "sources"}),
+    "split_claims": frozenset({"sentence"}),
 }
 
 

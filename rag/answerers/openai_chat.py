@@ -89,15 +89,19 @@ class OpenAIChatAnswerer:
     def rewrite(self, question: str, history: list[dict]) -> str:
         """A standalone version of a follow-up question, for retrieval."""
         convo = "\n".join(f"{t['role']}: {t['content']}" for t in history[-self.settings.history_turns :])
+        text = self.complete(self.condense.format(history=convo, question=question), max_tokens=120)
+        return text.splitlines()[0].strip() if text else question
+
+    def complete(self, prompt: str, max_tokens: int = 200) -> str:
+        """One deterministic single-turn completion (rewrites, judging)."""
         with self._errors():
             resp = self.client.chat.completions.create(
                 model=self.settings.model,
-                messages=[{"role": "user", "content": self.condense.format(history=convo, question=question)}],
+                messages=[{"role": "user", "content": prompt}],
                 temperature=0.0,
-                max_tokens=120,
+                max_tokens=max_tokens,
             )
-        text = (resp.choices[0].message.content or "").strip() if resp.choices else ""
-        return text.splitlines()[0].strip() if text else question
+        return (resp.choices[0].message.content or "").strip() if resp.choices else ""
 
     def _open_stream(self, messages: list[dict]) -> Any:
         import openai

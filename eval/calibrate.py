@@ -1,0 +1,70 @@
+"""Calibrate the support checker: ``python -m rag.eval.calibrate``.
+
+Tunes the soft check (threshold and cosine weight) for balanced accuracy on the
+tuning pairs (``eval/data/claims.jsonl``), then reports balanced accuracy, overall and
+per kind, on pairs it never saw (``eval/data/claims_holdout.jsonl``: other abstracts,
+written separately). Writes ``eval/data/checker_calibration.json``, which the checker
+loads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+from collections import defaultdict
+from pathlib import Path
+
+from .checker import CALIBRATION_FILE, DEFAULT_PARAMS, SupportChecker
+from .metrics import balanced_accuracy
+
+DATA = Path(__file__).parent / "data"
+
+
+def read_pairs(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def score(checker: SupportChecker, rows: list[dict], feats: list[dict], params: dict) -> tuple[float, dict[str, float]]:
+    predicted = [checker.decide(f, params).supported for f in feats]
+    kinds: dict[str, list[bool]] = defaultdict(list)
+    for row, p in zip(rows, predicted):
+        kinds[row.get("kind", "all")].append(p == row["supported"])
+    by_kind = {k: round(sum(v) / len(v), 3) for k, v in sorted(kinds.items())}
+    return balanced_accuracy([r["supported"] for r in rows], predicted), by_kind
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--tune", type=Path, default=DATA / "claims.jsonl")
+    ap.add_argument("--held-out", type=Path, default=DATA / "claims_holdout.jsonl")
+    ap.add_argument("--out", type=Path, default=DATA / CALIBRATION_FILE)
+    args = ap.parse_args(argv)
+
+    checker = SupportChecker(params=DEFAULT_PARAMS)
+    tune, held = read_pairs(args.tune), read_pairs(args.held_out)
+    tune_f = [checker.features(r["claim"], [r["source"]]) for r in tune]
+    held_f = [checker.features(r["claim"], [r["source"]]) for r in held]
+    grid = itertools.product([t / 100 for t in range(30, 86)], [w / 8 for w in range(9)])
+    best = max(
+        ({"threshold": t, "cosine_weight": w, "hard_penalty": DEFAULT_PARAMS["hard_penalty"]} for t, w in grid),
+        key=lambda p: (round(score(checker, tune, tune_f, p)[0], 4), -abs(p["cosine_weight"] - 0.5)),
+    )
+    tune_acc, _ = score(checker, tune, tune_f, best)
+    held_acc, held_kinds = score(checker, held, held_f, best)
+    result = {
+        "params": best,
+        "tuned_on": {"file": f"eval/data/{args.tune.name}", "pairs": len(tune), "balanced_accuracy": round(tune_acc, 3)},
+        "held_out": {
+            "file": f"eval/data/{args.held_out.name}",
+            "pairs": len(held),
+            "balanced_accuracy": round(held_acc, 3),
+            "accuracy_by_kind": held_kinds,
+        },
+    }
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,403 @@
+"""The support checker: does a source text support a claim?
+
+Offline and deterministic. Two kinds of evidence, in this order:
+
+* **Hard checks** that a faithful claim cannot fail: every number in the claim occurs in
+  the source (as a number, after unit and number-word normalisation); every named
+  method, model, dataset or piece of hardware (``A100``, ``Llama-70B``,
+  ``FlashAttention``, ``SSD``) occurs in the source; a negation, a reversed direction
+  (faster/slower, increases/reduces) or an absolute quantifier (always, every,
+  regardless) is not present on one side only.
+* A **soft check**: the best match between the claim and any window of one or two
+  consecutive source sentences, blending MiniLM cosine and the share of the claim's
+  content words found there. Its threshold is calibrated on labelled pairs
+  (``eval/data/claims.jsonl``, see :mod:`rag.eval.calibrate`).
+
+``check(claim, source)`` returns a :class:`Verdict` with ``supported``, a ``score`` in
+0..1 (higher = better supported; ``>= threshold`` means supported) and the reasons.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from typing import Any, Iterable
+
+import numpy as np
+
+CALIBRATION_FILE = "checker_calibration.json"
+#: Used when no calibration file ships; calibrate.py writes the tuned one.
+DEFAULT_PARAMS = {"threshold": 0.6, "cosine_weight": 0.5, "hard_penalty": 0.5}
+
+_NUMBER_WORDS = {
+    "zero": 0, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+    "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
+    "sixteen": 16, "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "hundred": 100, "thousand": 1000,
+    "twice": 2, "double": 2, "triple": 3, "half": 0.5, "single": 1, "dozen": 12,
+}
+_SCALE = {"k": 1e3, "thousand": 1e3, "m": 1e6, "million": 1e6, "b": 1e9, "billion": 1e9, "trillion": 1e12}
+_NUMBER_IN_TOKEN = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)([a-z]*)", re.I)
+_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-./+]*[A-Za-z0-9+]|[A-Za-z0-9]")
+_NEGATION = re.compile(
+    r"\b(not(?! only| just| merely| simply)|no|never|none|cannot|can't|neither|nor|unable|fails? to|failed to|lacks?|\w+n't|"
+    r"disprov\w*|refut\w*)\b",
+    re.I,
+)
+_ABSOLUTE = re.compile(
+    r"\b(always|every|all|regardless|guarantee[sd]?|universally|entirely|completely|eliminat\w*|"
+    r"never|fully|perfect\w*|exclusively|consistently|invariably)\b",
+    re.I,
+)
+_DIRECTIONS = [
+    ("increas", "decreas|reduc|lower|cut|shrink"),
+    ("improv", "degrad|hurt|wors|harm"),
+    ("faster", "slower"),
+    ("higher", "lower"),
+    ("more|increas", "less|fewer"),
+    ("better", "worse"),
+    ("outperform", "underperform"),
+    ("larger", "smaller"),
+    ("speedup|speed-up|accelerat", "slowdown|slow-down"),
+    ("gain", "loss|drop"),
+    ("strong|significant|substantial|large", "minimal|negligible|little|marginal"),
+    ("confirm|prove[sd]?\b|support", "disprov|refut|contradict"),
+    ("global", "local"),
+    ("keep|continu|sustain|persist", "decay|diminish|vanish|plateau|saturat"),
+    ("cpu", "gpu"),
+    ("strong", "weak"),
+    ("effective", "ineffective"),
+    ("efficient", "inefficient"),
+    ("robust", "brittle|fragile"),
+    ("easy|easier", "hard|harder|difficult"),
+    ("benefi|help", "harm|detriment"),
+    ("succe", "fail"),
+    ("stable", "unstable"),
+    ("possible", "impossible"),
+    ("necessar", "unnecessar|redundant"),
+    ("consistent", "inconsistent"),
+    ("sufficient", "insufficient"),
+    ("lossless", "lossy"),
+    ("static", "dynamic"),
+    ("offline", "online"),
+    ("above", "below"),
+]
+_COMPARATIVE = re.compile(r"\b(outperform\w*|beats?|surpass\w*|exceed\w*|better than|faster than|superior to)\b", re.I)
+_STOP = frozenset(
+    "a an and are as at be been being but by can could did do does for from had has have how in into is it its "
+    "of on or our that the their them then there these they this those to was we were what when which while who "
+    "will with would also such than via using use used uses both more most other some new paper papers authors "
+    "author work approach method methods propose proposes proposed show shows shown present presents study "
+    "introduce introduces based".split()
+)
+
+
+@dataclass
+class Verdict:
+    supported: bool
+    score: float
+    reasons: list[str] = field(default_factory=list)
+    best_window: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"supported": self.supported, "score": round(self.score, 4), "reasons": self.reasons}
+
+
+class SupportChecker:
+    """Checks claims against source texts. ``params`` come from the calibration file."""
+
+    def __init__(self, embedder=None, params: dict[str, float] | None = None):
+        self._embedder = embedder
+        self.params = dict(DEFAULT_PARAMS, **(params or load_params()))
+        self._window_cache: dict[str, tuple[list[str], np.ndarray]] = {}
+
+    @property
+    def embedder(self):
+        if self._embedder is None:
+            from rag.embedding import MiniLMEmbedding
+
+            self._embedder = MiniLMEmbedding()
+        return self._embedder
+
+    # -- public ------------------------------------------------------------------------------
+    def check(self, claim: str, source: str | Iterable[str]) -> Verdict:
+        """Is ``claim`` supported by ``source`` (a text, or several texts read together)?"""
+        texts = [source] if isinstance(source, str) else list(source)
+        features = self.features(claim, texts)
+        return self.decide(features)
+
+    def check_many(self, pairs: list[tuple[str, str]]) -> list[Verdict]:
+        return [self.check(c, s) for c, s in pairs]
+
+    # -- the two halves, separate so calibration can reuse features ----------------------
+    def features(self, claim: str, texts: list[str]) -> dict[str, Any]:
+        claim = strip_markers(claim)
+        source = " ".join(texts)
+        windows, vectors = self._windows(texts)
+        claim_vec = self.embedder.embed([claim])[0]
+        cos = vectors @ claim_vec if len(windows) else np.zeros(0)
+        claim_terms = content_terms(claim)
+        recall = np.array([_recall(claim_terms, content_terms(w)) for w in windows]) if windows else np.zeros(0)
+        best = int(np.argmax(0.5 * cos + 0.5 * recall)) if len(windows) else -1
+        window = windows[best] if best >= 0 else ""
+        return {
+            "cos": float(cos[best]) if best >= 0 else 0.0,
+            "recall": float(recall[best]) if best >= 0 else 0.0,
+            "source_recall": _recall(claim_terms, content_terms(source)),
+            "hard": hard_failures(claim, source, window),
+            "window": window,
+        }
+
+    def decide(self, f: dict[str, Any], params: dict[str, float] | None = None) -> Verdict:
+        p = dict(self.params, **(params or {}))
+        w = p["cosine_weight"]
+        soft = w * _rescale(f["cos"]) + (1 - w) * max(f["recall"], 0.8 * f["source_recall"])
+        score = soft * (p["hard_penalty"] if f["hard"] else 1.0)
+        supported = not f["hard"] and soft >= p["threshold"]
+        reasons = list(f["hard"]) or ([f"best match {soft:.2f} is below {p['threshold']:.2f}"] if not supported else [])
+        return Verdict(supported, float(min(max(score, 0.0), 1.0)), reasons, f["window"])
+
+    def _windows(self, texts: list[str]) -> tuple[list[str], np.ndarray]:
+        key = hashlib.sha1("\x00".join(texts).encode()).hexdigest()
+        if key not in self._window_cache:
+            from rag.chunking import split_sentences
+
+            windows: list[str] = []
+            for text in texts:
+                sents = split_sentences(text) or [text]
+                windows.extend(sents)
+                windows.extend(f"{a} {b}" for a, b in zip(sents, sents[1:]))
+            vectors = self.embedder.embed(windows) if windows else np.zeros((0, 384), dtype=np.float32)
+            if len(self._window_cache) > 2048:
+                self._window_cache.clear()
+            self._window_cache[key] = (windows, vectors)
+        return self._window_cache[key]
+
+
+# -- hard checks ---------------------------------------------------------------------------------
+
+
+def hard_failures(claim: str, source: str, window: str) -> list[str]:
+    """Reasons the claim cannot be supported by ``source`` (empty: none found)."""
+    reasons = []
+    missing_numbers = sorted(numbers(claim) - numbers(source))
+    if missing_numbers:
+        reasons.append("numbers not in the source: " + ", ".join(_fmt(n) for n in missing_numbers))
+    src_key = _squash(source)
+    names = entities(claim)
+    missing = [e for e in names if not _entity_in(e, src_key) and not _expands(e, source)]
+    if missing:
+        reasons.append("names not in the source: " + ", ".join(missing))
+    swapped = _swapped_names(names, window)
+    if swapped:
+        reasons.append("names differ from the matching source sentence: " + swapped)
+    sentence = best_sentence(claim, window)
+    negated = _negation_mismatch(claim, window)
+    if negated:
+        reasons.append(negated)
+    if _comparison_reversed(claim, sentence):
+        reasons.append("comparison reversed")
+    for up, down in _DIRECTIONS:
+        for a, b in ((up, down), (down, up)):
+            said = re.search(rf"\b({a})\w*", claim, re.I)
+            if (
+                said
+                and not re.search(rf"\b({b})", claim, re.I)  # a claim naming both sides states a contrast
+                and not re.search(rf"\b({a})", sentence, re.I)
+                and re.search(rf"\b({b})", sentence, re.I)
+            ):
+                reasons.append(f"direction reversed ('{said.group(0)}')")
+    absolutes = {m.lower() for m in _ABSOLUTE.findall(claim)} - {m.lower() for m in _ABSOLUTE.findall(source)}
+    if absolutes:
+        reasons.append("absolute words not in the source: " + ", ".join(sorted(absolutes)))
+    return reasons
+
+
+def best_sentence(claim: str, window: str) -> str:
+    """The sentence of ``window`` that shares most content words with ``claim``."""
+    from rag.chunking import split_sentences
+
+    sents = split_sentences(window) or [window]
+    terms = content_terms(claim)
+    return max(sents, key=lambda s: len(terms & content_terms(s)))
+
+
+def _expands(acronym: str, source: str) -> bool:
+    """``DNN`` is in the source as "deep neural networks", ``kNN`` as "k-nearest-neighbor"."""
+    key = acronym.lower().rstrip("s") if len(acronym) > 2 else acronym.lower()
+    if not key.isalpha() or not 2 <= len(key) <= 6:
+        return False
+    words = re.findall(r"[a-z0-9]+", source.lower())
+    initials = "".join(w[0] for w in words)
+    return key in initials and any(initials[i : i + len(key)] == key for i in range(len(initials)))
+
+
+def _shape(name: str) -> str:
+    if any(c.isdigit() for c in name):
+        return "alnum"
+    if name.isupper():
+        return "acronym"
+    return "word"
+
+
+def _swapped_names(names: list[str], window: str) -> str:
+    """A claim name missing from the matching window while a same-shaped name there is missing from the claim."""
+    claim_text = "".join(_squash(n) for n in names)
+    window_key = _squash(window)
+    theirs = [e for e in entities(window) if _squash(e).rstrip("s") not in claim_text]
+    for i, name in enumerate(names):
+        # the first name is usually the claim's subject (the paper's method), named in another
+        # sentence than the matching one; the whole-source check covers it
+        if i == 0 or _entity_in(name, window_key):
+            continue
+        rival = next((e for e in theirs if _shape(e) == _shape(name) and _shape(name) != "word"), None)
+        if rival:
+            return f"{name} vs {rival}"
+    return ""
+
+
+def _negation_mismatch(claim: str, window: str) -> str:
+    """A negation on one side only, about a word the other side also uses ("does not generalize" vs "generalizes").
+
+    A negation of something the other side never mentions ("no previous work studied X")
+    says nothing about the claim, so it is not counted.
+    """
+    in_claim, in_source = _negated_terms(claim), _negated_terms(window)
+    if in_claim and not in_source and in_claim & content_terms(window):
+        return "negation only in the claim"
+    if in_source and not in_claim and in_source & content_terms(claim):
+        return "negation only in the source"
+    return ""
+
+
+def _negated_terms(text: str) -> set[str]:
+    """Stems of the first two content words after each negation cue."""
+    out: set[str] = set()
+    for m in _NEGATION.finditer(text):
+        if m.group(0).lower().startswith(("disprov", "refut")):
+            out.add(m.group(0).lower()[:6])
+        following = [w for w in re.findall(r"[a-z][a-z\-]*", text[m.end() :].lower())[:6] if w not in _STOP and w not in _AUX]
+        out.update(_stemmer().stemWords(following[:2]))
+    return out
+
+
+_AUX = frozenset("be been is are was were do does did have has had only just even yet any a the to".split())
+
+
+def _comparison_reversed(claim: str, sentence: str) -> bool:
+    """"A outperforms B" in the claim where the source says "B outperforms A"."""
+    mc, ms = _COMPARATIVE.search(claim), _COMPARATIVE.search(sentence)
+    if not mc or not ms:
+        return False
+    before, after = content_terms(sentence[: ms.start()]), content_terms(sentence[ms.end() :])
+    left = content_terms(claim[: mc.start()]) & (before | after)
+    right = content_terms(claim[mc.end() :]) & (before | after)
+    left_only, right_only = left - right, right - left
+    if not left_only or not right_only:
+        return False
+    return not (left_only & before) and bool(left_only & after) and bool(right_only & before)
+
+
+def numbers(text: str) -> set[float]:
+    """Numbers in ``text``: digits (with k/M/B and million/billion scales) and number words.
+
+    Tokens that start with a letter are names, not quantities: ``A100``, ``Llama-70B``, ``INT8``.
+    """
+    found: set[float] = set()
+    tokens = text.split()
+    for i, raw in enumerate(tokens):
+        token = raw.strip("()[]{},;:!?\"'+~≈<>=$").replace(",", "")
+        if not token or not token[0].isdigit():
+            continue
+        nxt = tokens[i + 1].strip(".,;:()").lower() if i + 1 < len(tokens) else ""
+        for m in _NUMBER_IN_TOKEN.finditer(token):
+            value = float(m.group(1))
+            found.add(value)
+            suffix = m.group(2).lower()
+            scale = suffix if suffix in ("k", "m", "b") else (nxt if nxt in _SCALE and len(nxt) > 1 else "")
+            if scale:
+                found.add(value * _SCALE[scale])
+    for word in re.findall(r"[a-z]+", text.lower()):
+        if word in _NUMBER_WORDS:
+            found.add(float(_NUMBER_WORDS[word]))
+    return found
+
+
+def entities(text: str) -> list[str]:
+    """Names a claim commits to: tokens mixing letters and digits, acronyms, CamelCase, mid-sentence capitals."""
+    out = []
+    tokens = _TOKEN.findall(text)
+    for i, tok in enumerate(tokens):
+        core = tok.strip("-./")
+        if len(core) < 2 or core.lower() in _STOP or core[0].isdigit():
+            continue
+        has_digit = any(c.isdigit() for c in core)
+        uppers = sum(c.isupper() for c in core)
+        if (has_digit and any(c.isalpha() for c in core)) or uppers >= 2 or (i > 0 and core[0].isupper() and not _sentence_start(text, tok)):
+            out.append(core)
+    return list(dict.fromkeys(out))
+
+
+def _sentence_start(text: str, token: str) -> bool:
+    idx = text.find(token)
+    before = text[:idx].rstrip()
+    return not before or before[-1] in ".:;!?\"'("
+
+
+def _entity_in(entity: str, squashed_source: str) -> bool:
+    key = _squash(entity)
+    return key in squashed_source or (key.endswith("s") and key[:-1] in squashed_source)
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"[^a-z0-9+#]", "", text.lower())
+
+
+def _fmt(n: float) -> str:
+    return str(int(n)) if n == int(n) else f"{n:g}"
+
+
+# -- soft check ----------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def _stemmer():
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+def content_terms(text: str) -> set[str]:
+    words = [w for w in re.findall(r"[a-z][a-z0-9\-]*|\d+(?:\.\d+)?", text.lower()) if w not in _STOP and len(w) > 1]
+    return set(_stemmer().stemWords(words))
+
+
+def _recall(claim_terms: set[str], source_terms: set[str]) -> float:
+    return len(claim_terms & source_terms) / len(claim_terms) if claim_terms else 0.0
+
+
+def _rescale(cos: float) -> float:
+    """MiniLM cosine, mapped from its useful 0.2..0.9 range to 0..1."""
+    return min(max((cos - 0.2) / 0.7, 0.0), 1.0)
+
+
+def strip_markers(text: str) -> str:
+    return re.sub(r"\s*\[\d+\]", "", text).strip()
+
+
+# -- calibration file ------------------------------------------------------------------------------
+
+
+def load_calibration() -> dict[str, Any]:
+    """The calibration file written by ``python -m rag.eval.calibrate`` (empty if absent)."""
+    try:
+        return json.loads((resources.files("rag.eval") / "data" / CALIBRATION_FILE).read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {}
+
+
+def load_params() -> dict[str, float]:
+    return {k: float(v) for k, v in load_calibration().get("params", {}).items()}

@@ -1,0 +1,346 @@
+"""`rag eval`: run every question through the engine, score it, write results and reports.
+
+Outputs in the run directory: ``results.jsonl`` (one line a question), ``metrics.json``,
+``report.md`` and ``report.html`` (with ``plots/``). Files are written under temporary
+names and renamed at the end, so a run directory never holds a half-written report.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from rag.errors import ConfigError, InputError, RagError, ServiceError
+
+from . import metrics as M
+from .checker import SupportChecker, Verdict, load_calibration
+
+#: List prices in USD per million tokens (input, output), for cost estimates only.
+PRICES = {
+    "gpt-4o-mini": (0.15, 0.60),
+    "gpt-4o": (2.50, 10.00),
+    "gpt-4.1": (2.00, 8.00),
+    "gpt-4.1-mini": (0.40, 1.60),
+    "gpt-4.1-nano": (0.10, 0.40),
+    "gpt-3.5-turbo": (0.50, 1.50),
+}
+MAX_CONSECUTIVE_ERRORS = 3
+
+
+@dataclass
+class Question:
+    id: str
+    question: str
+    gold_titles: list[str] = field(default_factory=list)
+    gold_ids: list[str] = field(default_factory=list)
+    answer: str = ""
+    key_facts: list[str] = field(default_factory=list)
+    type: str = "untyped"
+
+    @property
+    def answerable(self) -> bool:
+        return bool(self.gold_titles or self.gold_ids)
+
+    def is_gold(self, paper_id: str, title: str) -> bool:
+        return title in self.gold_titles or paper_id in self.gold_ids
+
+
+def load_questions(path: Path) -> list[Question]:
+    """Read a question file (one JSON object a line); problems are reported with line numbers."""
+    if not path.exists():
+        raise InputError(f"No such question file: {path}.")
+    out: list[Question] = []
+    problems: list[str] = []
+    seen: set[str] = set()
+    for n, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            problems.append(f"line {n}: invalid JSON ({exc.msg})")
+            continue
+        if not isinstance(row, dict) or not str(row.get("question") or "").strip():
+            problems.append(f"line {n}: needs a non-empty \"question\"")
+            continue
+        qid = str(row.get("id") or f"line{n}")
+        if qid in seen:
+            problems.append(f"line {n}: duplicate id {qid!r}")
+            continue
+        seen.add(qid)
+        out.append(
+            Question(
+                id=qid,
+                question=str(row["question"]),
+                gold_titles=_strings(row.get("gold_titles")),
+                gold_ids=_strings(row.get("gold_ids")),
+                answer=str(row.get("answer") or ""),
+                key_facts=_strings(row.get("key_facts")),
+                type=str(row.get("type") or "untyped"),
+            )
+        )
+    if problems:
+        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+        raise InputError(f"{path} has bad lines: {'; '.join(problems[:5])}{more}. Fix them and run again.")
+    if not out:
+        raise InputError(f"{path} holds no questions.")
+    return out
+
+
+def _strings(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    return [str(v) for v in value]
+
+
+class Scorer:
+    """Scores one answer: citations, faithfulness, correctness, per-sentence verdicts."""
+
+    def __init__(self, judge, skip_lines: tuple[str, ...] = ()):
+        self.judge = judge
+        self.skip = skip_lines
+        self._cache: dict[tuple[str, tuple[int, ...]], Verdict] = {}
+
+    def verdict(self, text: str, numbers: list[int], sources: dict[int, str]) -> Verdict:
+        key = (text, tuple(sorted(numbers)))
+        if key not in self._cache:
+            texts = [sources[n] for n in sorted(numbers) if n in sources]
+            self._cache[key] = self.judge.check(text, texts) if texts else Verdict(False, 0.0, ["cites nothing"])
+        return self._cache[key]
+
+    def score(self, answer) -> dict[str, Any]:
+        sources = {s.number: s.text for s in answer.sources}
+        self._cache.clear()
+
+        def supports(text: str, numbers: list[int]) -> bool:
+            return self.verdict(text, numbers, sources).supported
+
+        stmts = M.statements(answer.text, skip=self.skip)
+        recall, precision, verdicts = M.citation_metrics(stmts, supports)
+        cited = sorted({c.number for c in answer.citations})
+        claims = [c for st in stmts for c in self._claims(st.text)]
+        rows = []
+        for v in verdicts:
+            row = v.to_dict()
+            row["score"] = round(self.verdict(v.sentence, v.cited, sources).score, 4) if v.cited else 0.0
+            rows.append(row)
+        return {
+            "citation_recall": recall,
+            "citation_precision": precision,
+            "faithfulness": M.faithfulness(claims, cited, supports),
+            "verdicts": rows,
+        }
+
+    def _claims(self, sentence: str) -> list[str]:
+        split = getattr(self.judge, "atomic_claims", None)
+        return split(sentence) if split else [sentence]
+
+
+def make_judge(kind: str, engine) -> Any:
+    """``rules``: the offline checker; ``llm``: the LLM judge; ``auto``: llm when an endpoint is configured."""
+    settings = engine.settings
+    if kind == "auto":
+        kind = "llm" if settings.resolved_backend() == "openai" else "rules"
+    if kind == "llm":
+        from .judge import LLMJudge
+
+        return LLMJudge(settings, settings.index_dir / "judge_cache.jsonl")
+    if kind != "rules":
+        raise ConfigError(f"Unknown judge '{kind}': use rules, llm or auto.")
+    return SupportChecker(embedder=engine.embedder)
+
+
+def run_eval(
+    questions_file: Path,
+    out_dir: Path,
+    engine,
+    backend: str | None = None,
+    judge: str = "auto",
+    limit: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
+    from rag.answerers.extractive import PREAMBLE
+
+    questions = load_questions(questions_file)[: limit or None]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    engine.ensure_ready()
+    checker = make_judge(judge, engine)
+    scorer = Scorer(checker, skip_lines=(PREAMBLE,))
+    backend_name = engine.answerer(backend).name
+    started = time.time()
+    results: list[dict[str, Any]] = []
+    partial = out_dir / "results.jsonl.partial"
+    errors_in_a_row = 0
+    with partial.open("w", encoding="utf-8") as fh:
+        for i, q in enumerate(questions, start=1):
+            try:
+                row = evaluate_one(q, engine, scorer, backend)
+                errors_in_a_row = 0
+            except ServiceError as exc:  # one failing request should not sink a long run
+                errors_in_a_row += 1
+                if errors_in_a_row >= MAX_CONSECUTIVE_ERRORS:
+                    raise ServiceError(f"{exc} ({errors_in_a_row} questions in a row failed; stopped. Partial results: {partial})") from None
+                row = _error_row(q, str(exc))
+            except RagError as exc:
+                if isinstance(exc, (ConfigError,)):
+                    raise
+                row = _error_row(q, str(exc))
+            results.append(row)
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+            fh.flush()
+            if progress:
+                progress(i, len(questions))
+    metrics = aggregate(results)
+    metrics["run"] = {
+        "questions_file": str(questions_file),
+        "n": len(results),
+        "backend": backend_name,
+        "judge": getattr(checker, "name", "rules"),
+        "settings_hash": engine.settings.settings_hash(),
+        "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(started)),
+        "duration_s": round(time.time() - started, 1),
+        "k": engine.settings.top_k,
+    }
+    metrics["checker"] = _checker_info(checker)
+    metrics["warnings"] = _unknown_gold(questions, engine)
+    _write(out_dir, results, metrics, partial)
+    return metrics
+
+
+def evaluate_one(q: Question, engine, scorer: Scorer, backend: str | None) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    answer = engine.ask(q.question, backend=backend)
+    retrieved = engine.retrieve(q.question, k=10) if q.answerable else []
+    t1 = time.perf_counter()
+    relevant = [q.is_gold(s.paper_id, s.title) for s in retrieved]
+    m: dict[str, Any] = {}
+    if q.answerable:
+        m.update(M.retrieval_metrics(relevant, n_relevant=max(len(q.gold_titles), len(q.gold_ids))))
+    verdicts: list[dict] = []
+    if not answer.abstained:
+        scored = scorer.score(answer)
+        verdicts = scored.pop("verdicts")
+        m.update(scored)
+    else:
+        m.update({"citation_recall": None, "citation_precision": None, "faithfulness": None})
+    correct, found, missing = M.correctness("" if answer.abstained else answer.text, q.key_facts)
+    m.update({"correctness": correct if q.answerable else None, "key_facts_found": found, "key_facts_missing": missing})
+    timings = dict(answer.timings)
+    timings["check_s"] = time.perf_counter() - t1
+    timings["total_s"] = t1 - t0
+    return {
+        "id": q.id,
+        "question": q.question,
+        "type": q.type,
+        "gold_titles": q.gold_titles,
+        "gold_ids": q.gold_ids,
+        "answerable": q.answerable,
+        "answer": answer.text,
+        "abstained": answer.abstained,
+        "backend": answer.backend,
+        "sources": [
+            {"number": s.number, "paper_id": s.paper_id, "title": s.title, "score": s.score,
+             "evidence": s.evidence, "text": s.text, "url": s.url}
+            for s in answer.sources
+        ],
+        "citations": [c.to_dict() for c in answer.citations],
+        "retrieved": [
+            {"rank": s.number, "paper_id": s.paper_id, "title": s.title, "score": s.score, "relevant": r}
+            for s, r in zip(retrieved, relevant)
+        ],
+        "verdicts": verdicts,
+        "metrics": m,
+        "timings": {k: round(v, 4) for k, v in timings.items()},
+        "usage": answer.usage,
+        "cost_usd": cost(answer.backend, answer.usage, engine.settings),
+        "error": None,
+    }
+
+
+def _error_row(q: Question, message: str) -> dict[str, Any]:
+    return {"id": q.id, "question": q.question, "type": q.type, "gold_titles": q.gold_titles, "gold_ids": q.gold_ids,
+            "answerable": q.answerable, "answer": "", "abstained": False, "sources": [], "citations": [],
+            "retrieved": [], "verdicts": [], "metrics": {}, "timings": {}, "usage": {}, "cost_usd": None, "error": message}
+
+
+def cost(backend: str, usage: dict[str, int], settings) -> float | None:
+    if not backend.startswith("openai:") or settings.openai_base_url or not usage:
+        return None
+    model = backend.split(":", 1)[1]
+    price = PRICES.get(model)
+    if not price:
+        return None
+    return (usage.get("prompt_tokens", 0) * price[0] + usage.get("completion_tokens", 0) * price[1]) / 1e6
+
+
+SUMMARY_KEYS = ["hit@5", "recall@5", "mrr", "ndcg@10", "citation_recall", "citation_precision", "faithfulness", "correctness"]
+
+
+def aggregate(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """Run-level metrics, overall and per question type."""
+
+    def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
+        ok = [r for r in rows if not r.get("error")]
+        out: dict[str, Any] = {"n": len(rows)}
+        for key in SUMMARY_KEYS:
+            out[key] = M.mean([r["metrics"].get(key) for r in ok])
+        out.update(M.abstention_metrics([r["answerable"] for r in ok], [r["abstained"] for r in ok]))
+        totals = [r["timings"]["total_s"] for r in ok if "total_s" in r["timings"]]
+        out["latency_p50_s"] = M.percentile(totals, 50)
+        out["latency_p95_s"] = M.percentile(totals, 95)
+        out["prompt_tokens"] = sum(r["usage"].get("prompt_tokens", 0) for r in ok)
+        out["completion_tokens"] = sum(r["usage"].get("completion_tokens", 0) for r in ok)
+        costs = [r["cost_usd"] for r in ok if r.get("cost_usd") is not None]
+        out["cost_usd"] = sum(costs) if costs else None
+        out["errors"] = len(rows) - len(ok)
+        return out
+
+    summary = summarise(results)
+    summary.pop("n")
+    types = sorted({r["type"] for r in results})
+    return {
+        "summary": summary,
+        "by_type": {t: summarise([r for r in results if r["type"] == t]) for t in types},
+        "definitions": {k: M.DEFINITIONS[k] for k in summary if k in M.DEFINITIONS},
+    }
+
+
+def _checker_info(checker) -> dict[str, Any]:
+    if not isinstance(checker, SupportChecker):
+        return {"kind": getattr(checker, "name", "llm"), "balanced_accuracy": None}
+    cal = load_calibration()
+    held = cal.get("held_out", {})
+    return {
+        "kind": "rules",
+        "threshold": checker.params["threshold"],
+        "balanced_accuracy": held.get("balanced_accuracy"),
+        "held_out_pairs": held.get("pairs"),
+        "held_out_file": held.get("file"),
+    }
+
+
+def _unknown_gold(questions: list[Question], engine) -> list[str]:
+    """Gold titles that no indexed paper has: a question file written for another collection."""
+    titles = {t for q in questions for t in q.gold_titles}
+    if not titles:
+        return []
+    known: set[str] = set()
+    for _, _, metas in engine.store.iter_records():
+        known.update(m.get("title", "") for m in metas)
+    missing = sorted(titles - known)
+    return [f"{len(missing)} gold title(s) are not in the collection, e.g. {missing[0]!r}"] if missing else []
+
+
+def _write(out_dir: Path, results: list[dict], metrics: dict, partial: Path) -> None:
+    from .report import write_reports
+
+    tmp = out_dir / ".metrics.json.tmp"
+    tmp.write_text(json.dumps(metrics, indent=2, ensure_ascii=False), encoding="utf-8")
+    write_reports(out_dir, results, metrics)
+    partial.replace(out_dir / "results.jsonl")
+    tmp.replace(out_dir / "metrics.json")

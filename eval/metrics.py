@@ -1,0 +1,208 @@
+"""Metric definitions, as pure functions. Each is defined in one line in DEFINITIONS.
+
+Citation recall and precision follow ALCE (Gao et al., 2023), with our support
+checker in place of their NLI model: a sentence is supported when the sources it
+cites, read together, support it; a citation is precise unless the sentence is
+unsupported, or the source alone does not support it while the other cited sources do.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+from rag.citations import SIMPLE_MARKER
+
+from .checker import content_terms, numbers
+
+DEFINITIONS = {
+    "hit@5": "share of answerable questions with a right paper among the top 5 retrieved",
+    "recall@5": "share of each question's right papers found in the top 5, averaged",
+    "mrr": "mean of 1/rank of the first right paper in the top 10 (0 when none)",
+    "ndcg@10": "normalised discounted cumulative gain of the top 10 with binary relevance",
+    "citation_recall": "share of answer sentences supported by the sources they cite (uncited sentences count as unsupported; ALCE)",
+    "citation_precision": "share of citations that are needed: the sentence is supported and the cited source supports it alone or the others do not (ALCE)",
+    "faithfulness": "share of answer statements supported by the sources the answer cites (RAGAS ratio)",
+    "correctness": "share of a question's key facts present in the answer (numbers must match exactly)",
+    "abstention_precision": "of the questions it abstained on, the share the collection cannot answer",
+    "abstention_recall": "of the questions the collection cannot answer, the share it abstained on",
+    "answered_rate": "share of answerable questions answered rather than abstained",
+    "latency_p50_s": "median seconds per question, retrieval and answer",
+    "latency_p95_s": "95th percentile seconds per question",
+    "prompt_tokens": "LLM prompt tokens over the run",
+    "completion_tokens": "LLM completion tokens over the run",
+    "cost_usd": "estimated LLM cost of the run at list prices (n/a for unknown models and local servers)",
+    "errors": "questions that failed with an error",
+}
+
+
+# -- retrieval --------------------------------------------------------------------------------------
+
+
+def retrieval_metrics(relevant: Sequence[bool], n_relevant: int, k: int = 5, ndcg_k: int = 10) -> dict[str, float]:
+    """``relevant[i]``: whether the paper at rank i+1 is a right one; ``n_relevant``: how many right papers exist."""
+    if n_relevant <= 0:
+        raise ValueError("retrieval metrics need at least one relevant paper")
+    first = next((i for i, r in enumerate(relevant[:ndcg_k]) if r), None)
+    dcg = sum(1.0 / math.log2(i + 2) for i, r in enumerate(relevant[:ndcg_k]) if r)
+    ideal = sum(1.0 / math.log2(i + 2) for i in range(min(n_relevant, ndcg_k)))
+    return {
+        f"hit@{k}": float(any(relevant[:k])),
+        f"recall@{k}": sum(relevant[:k]) / n_relevant,
+        "mrr": 0.0 if first is None else 1.0 / (first + 1),
+        f"ndcg@{ndcg_k}": dcg / ideal,
+    }
+
+
+# -- statements and citations ----------------------------------------------------------------------
+
+
+@dataclass
+class Statement:
+    text: str  # without citation markers
+    cited: list[int] = field(default_factory=list)
+
+
+def statements(answer: str, skip: Sequence[str] = ()) -> list[Statement]:
+    """Answer sentences with the source numbers each cites. Lines in ``skip`` (preambles) are not claims."""
+    from rag.chunking import split_sentences
+
+    out: list[Statement] = []
+    for line in answer.splitlines():
+        line = line.strip().lstrip("-*• ").strip()
+        if not line or line in skip:
+            continue
+        for sent in split_sentences(line):
+            cited = [int(n) for n in SIMPLE_MARKER.findall(sent)]
+            text = SIMPLE_MARKER.sub("", sent).strip()
+            text = re.sub(r"\s+([.,;:!?])", r"\1", text)
+            if not re.search(r"[A-Za-z0-9]", text):  # a stray "[2]." after a sentence belongs to it
+                if out:
+                    out[-1].cited.extend(n for n in cited if n not in out[-1].cited)
+                continue
+            out.append(Statement(text, list(dict.fromkeys(cited))))
+    return out
+
+
+Support = Callable[[str, list[int]], bool]
+
+
+@dataclass
+class SentenceVerdict:
+    sentence: str
+    cited: list[int]
+    supported: bool
+    precise: list[int]
+    overcited: list[int]
+
+    def to_dict(self) -> dict:
+        return vars(self).copy()
+
+
+def citation_metrics(stmts: list[Statement], supports: Support) -> tuple[float, float, list[SentenceVerdict]]:
+    """ALCE citation recall and precision of one answer.
+
+    ``supports(text, numbers)`` says whether the sources ``numbers``, read together, support ``text``.
+    An answer with no citations scores 0 on both (ALCE's convention).
+    """
+    verdicts: list[SentenceVerdict] = []
+    supported_count = 0
+    precise_count = 0
+    total_citations = 0
+    for st in stmts:
+        joint = bool(st.cited) and supports(st.text, st.cited)
+        precise: list[int] = []
+        over: list[int] = []
+        if joint and len(st.cited) > 1:
+            for n in st.cited:
+                if supports(st.text, [n]):
+                    precise.append(n)
+                elif supports(st.text, [m for m in st.cited if m != n]):
+                    over.append(n)
+                else:
+                    precise.append(n)
+        elif joint:
+            precise = list(st.cited)
+        supported_count += joint
+        precise_count += len(precise)
+        total_citations += len(st.cited)
+        verdicts.append(SentenceVerdict(st.text, st.cited, joint, precise, over))
+    recall = supported_count / len(stmts) if stmts else 0.0
+    precision = precise_count / total_citations if total_citations else 0.0
+    return recall, precision, verdicts
+
+
+def faithfulness(claims: list[str], cited_sources: list[int], supports: Support) -> float:
+    """Share of ``claims`` supported by all the sources the answer cites, read together."""
+    if not claims:
+        return 0.0
+    if not cited_sources:
+        return 0.0
+    return sum(supports(c, cited_sources) for c in claims) / len(claims)
+
+
+# -- correctness ------------------------------------------------------------------------------------
+
+
+def fact_present(fact: str, answer: str, min_terms: float = 0.67) -> bool:
+    """A key fact is in the answer when all its numbers are (exactly) and most of its words are."""
+    if numbers(fact) - numbers(answer):
+        return False
+    terms = {t for t in _words(fact) if not re.fullmatch(r"\d+(\.\d+)?", t)}
+    if not terms:
+        return True
+    return len(terms & _words(answer)) / len(terms) >= min_terms
+
+
+def _words(text: str) -> set[str]:
+    """Content terms with letter-only compounds split ("single-trial" -> single, trial; "Llama-70B" kept)."""
+    return content_terms(re.sub(r"(?<=[A-Za-z])-(?=[A-Za-z])", " ", text))
+
+
+def correctness(answer: str, key_facts: Sequence[str]) -> tuple[float | None, list[str], list[str]]:
+    if not key_facts:
+        return None, [], []
+    found = [f for f in key_facts if fact_present(f, answer)]
+    missing = [f for f in key_facts if f not in found]
+    return len(found) / len(key_facts), found, missing
+
+
+# -- run-level -----------------------------------------------------------------------------------------
+
+
+def abstention_metrics(answerable: Sequence[bool], abstained: Sequence[bool]) -> dict[str, float | None]:
+    """Abstaining is the positive class; an unanswerable question is a true positive when abstained on."""
+    tp = sum(1 for a, x in zip(answerable, abstained) if not a and x)
+    fp = sum(1 for a, x in zip(answerable, abstained) if a and x)
+    fn = sum(1 for a, x in zip(answerable, abstained) if not a and not x)
+    n_answerable = sum(answerable)
+    return {
+        "abstention_precision": tp / (tp + fp) if tp + fp else None,
+        "abstention_recall": tp / (tp + fn) if tp + fn else None,
+        "answered_rate": (n_answerable - fp) / n_answerable if n_answerable else None,
+    }
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """Linear-interpolated percentile (q in 0..100) of ``values``."""
+    if not values:
+        return None
+    xs = sorted(values)
+    pos = (len(xs) - 1) * q / 100
+    lo, hi = math.floor(pos), math.ceil(pos)
+    return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
+
+
+def mean(values: Sequence[float | None]) -> float | None:
+    vals = [v for v in values if v is not None]
+    return sum(vals) / len(vals) if vals else None
+
+
+def balanced_accuracy(labels: Sequence[bool], predicted: Sequence[bool]) -> float:
+    pos = [p for y, p in zip(labels, predicted) if y]
+    neg = [p for y, p in zip(labels, predicted) if not y]
+    tpr = sum(pos) / len(pos) if pos else 0.0
+    tnr = sum(not p for p in neg) / len(neg) if neg else 0.0
+    return 0.5 * (tpr + tnr)

@@ -1,0 +1,350 @@
+"""Lay out an evaluation run as ``report.md`` and a self-contained ``report.html``.
+
+The harness computes every number; this module only renders them. Both files are
+drawn from one :class:`ReportView`, so they carry the same content: run info, the
+summary table with a definition per metric, the per-type breakdown, the checker's
+accuracy, plots, the worst answers and the errored questions. Scores point up
+(higher = better) except latency, tokens, cost and errors.
+
+Text taken from results (questions, answers, abstracts, titles) is escaped in both
+files, so an abstract containing ``<script>`` shows as text. matplotlib is imported
+only when the plots are drawn (see ``report_plots``).
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+MISSING = "–"
+ABSTRACT_CHARS_MD = 600
+TYPE_COLUMNS = ("n", "{hit}", "mrr", "citation_recall", "citation_precision", "faithfulness", "correctness")
+COMBINED_KEYS = ("faithfulness", "citation_recall", "correctness")  # and hit@k
+COMBINED_NOTE = (
+    "Combined score = mean of the non-null values of faithfulness, citation recall, correctness "
+    "and {hit} for one answer (lower = worse); answerable questions only, 100% scores not listed."
+)
+PLOT_FILES = ("scores_by_type.png", "score_distributions.png", "latency.png", "tokens.png")
+
+
+# --- formatting -----------------------------------------------------------------
+
+
+def metric_kind(key: str) -> str:
+    """How a metric is measured, from its name: 'seconds', 'cost', 'count', 'score' (0..1, not a share) or 'rate'."""
+    if key == "mrr" or key.startswith("ndcg"):
+        return "score"
+    if key.endswith("_s"):
+        return "seconds"
+    if key.startswith("cost"):
+        return "cost"
+    if "tokens" in key or key in ("n", "errors"):
+        return "count"
+    return "rate"
+
+
+def number(value) -> float | None:
+    """``value`` as a float, or None when it is null, NaN, a bool or not a number."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    return float(value) if ok and not math.isnan(value) else None
+
+
+def format_metric(key: str, value) -> str:
+    """96.7% for rates, 0.945 for MRR/nDCG, '0.12 s' for latency, '$0.0123' (or 'n/a') for cost,
+    '1,234' for counts, '–' for null."""
+    kind = metric_kind(key)
+    if number(value) is None:
+        if value is None or isinstance(value, float):
+            return "n/a" if kind == "cost" else MISSING
+        return str(value)
+    if kind == "seconds":
+        return f"{value:.2f} s"
+    if kind == "cost":
+        return f"${value:.4f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if kind == "rate" and 0.0 <= value <= 1.0:
+        return f"{value * 100:.1f}%"
+    if kind == "score":
+        return f"{value:.3f}"
+    return f"{value:,.0f}" if kind == "count" else f"{value:.3g}"
+
+
+def _score(value, digits: int = 2) -> str:
+    value = number(value)
+    return MISSING if value is None else f"{value:.{digits}f}"
+
+
+def truncate(text: str, limit: int) -> str:
+    """Whitespace collapsed, cut at a word boundary near ``limit`` characters, with '…'."""
+    text = " ".join(str(text or "").split())
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0] + " …"
+
+
+# --- what the report shows ------------------------------------------------------
+
+
+def hit_key(metrics: dict) -> str:
+    """The hit@k key of this run (k from the run info, 5 when absent)."""
+    return f"hit@{(metrics.get('run') or {}).get('k') or 5}"
+
+
+def combined_score(row: dict, hit: str = "hit@5") -> float | None:
+    """Mean of the non-null faithfulness, citation_recall, correctness and hit@k of one answer."""
+    scores = row.get("metrics") or {}
+    values = [v for v in (number(scores.get(key)) for key in (*COMBINED_KEYS, hit)) if v is not None]
+    return sum(values) / len(values) if values else None
+
+
+def _answerable(row: dict) -> bool:
+    return bool(row.get("answerable", bool(row.get("gold_titles"))))
+
+
+@dataclass
+class SourceView:
+    number: str
+    title: str
+    paper_id: str
+    evidence: str
+    text: str
+    url: str | None
+    cited: bool
+    gold: bool
+
+
+@dataclass
+class Card:
+    """One question as the worst-answers section shows it (all text raw, escaped by the renderer)."""
+
+    id: str
+    type: str
+    question: str
+    gold_titles: list[str]
+    combined: str  # '' outside the worst-answers list, where it would mean nothing
+    scores: list[tuple[str, str]]
+    answer: str
+    abstained: bool
+    verdicts: list[dict]  # sentence, supported (bool | None), score (str), cited, overcited
+    missing_facts: list[str]
+    sources: list[SourceView]
+
+    @classmethod
+    def from_row(cls, row: dict, hit: str, ranked: bool = False) -> Card:
+        gold = [str(t) for t in row.get("gold_titles") or []]
+        cited = {c.get("number") for c in row.get("citations") or []}
+        scores = row.get("metrics") or {}
+        return cls(
+            id=str(row.get("id", MISSING)),
+            type=str(row.get("type") or MISSING),
+            question=str(row.get("question") or ""),
+            gold_titles=gold,
+            combined=format_metric("combined", combined_score(row, hit)) if ranked else "",
+            scores=[(k, format_metric(k, v)) for k, v in scores.items() if not k.startswith("key_facts")],
+            answer=str(row.get("answer") or ""),
+            abstained=bool(row.get("abstained")),
+            verdicts=[
+                {"sentence": str(v.get("sentence", "")), "supported": v.get("supported"),
+                 "score": _score(v.get("score")), "cited": list(v.get("cited") or []),
+                 "overcited": list(v.get("overcited") or [])}
+                for v in row.get("verdicts") or []
+            ],
+            missing_facts=[str(f) for f in scores.get("key_facts_missing") or []],
+            sources=[
+                SourceView(number=str(s.get("number", "?")), title=str(s.get("title") or MISSING),
+                           paper_id=str(s.get("paper_id") or MISSING), evidence=_score(s.get("evidence")),
+                           text=str(s.get("text") or ""), url=s.get("url"),
+                           cited=s.get("number") in cited, gold=s.get("title") in gold)
+                for s in row.get("sources") or []
+            ],
+        )
+
+
+@dataclass
+class ReportView:
+    """Everything both renderers show, already selected and formatted."""
+
+    title: str
+    run: list[tuple[str, str]]
+    summary: list[tuple[str, str, str]]  # key, formatted value, definition
+    definitions: dict[str, str]
+    type_columns: list[str]
+    type_rows: list[list[str]]
+    checker: str
+    plots: list  # report_plots.Plot
+    combined_note: str
+    worst: list[Card]
+    wrong_abstentions: list[Card]
+    wrong_answers: list[Card]
+    errors: list[dict] = field(default_factory=list)  # id, type, question, error
+    more: dict[str, list[str]] = field(default_factory=dict)  # section -> ids not shown in full
+
+    @classmethod
+    def build(cls, results: list[dict], metrics: dict, plots: list, worst: int = 10) -> ReportView:
+        run = metrics.get("run") or {}
+        definitions = {str(k): str(v) for k, v in (metrics.get("definitions") or {}).items()}
+        hit = hit_key(metrics)
+        ok = [r for r in results if not r.get("error")]
+        scored = [(s, str(r.get("id", "")), r) for r in ok
+                  if _answerable(r) and not r.get("abstained")
+                  and (s := combined_score(r, hit)) is not None and s < 1.0]
+        scored.sort(key=lambda item: item[:2])
+        limit = max(worst, 0)
+        sections = {
+            "wrong_abstentions": [r for r in ok if _answerable(r) and r.get("abstained")],
+            "wrong_answers": [r for r in ok if not _answerable(r) and not r.get("abstained")],
+        }
+        columns, rows = _type_table(metrics, results)
+        duration = number(run.get("duration_s"))
+        return cls(
+            title=f"Evaluation report: {run.get('backend', MISSING)} backend, {run.get('judge', MISSING)} judge",
+            run=[("backend", str(run.get("backend", MISSING))), ("judge", str(run.get("judge", MISSING))),
+                 ("questions", str(run.get("questions_file", MISSING))), ("n", str(run.get("n", len(results)))),
+                 ("started", str(run.get("started", MISSING))),
+                 ("duration", MISSING if duration is None else f"{duration:.1f} s"),
+                 ("settings hash", str(run.get("settings_hash", MISSING)))],
+            summary=[(str(k), format_metric(str(k), v), definitions.get(str(k), ""))
+                     for k, v in (metrics.get("summary") or {}).items()],
+            definitions=definitions,
+            type_columns=columns,
+            type_rows=rows,
+            checker=_checker_line(metrics.get("checker")),
+            plots=plots,
+            combined_note=COMBINED_NOTE.format(hit=hit),
+            worst=[Card.from_row(r, hit, ranked=True) for _, _, r in scored[:limit]],
+            wrong_abstentions=[Card.from_row(r, hit) for r in sections["wrong_abstentions"][:limit]],
+            wrong_answers=[Card.from_row(r, hit) for r in sections["wrong_answers"][:limit]],
+            errors=[{"id": str(r.get("id", MISSING)), "type": str(r.get("type") or MISSING),
+                     "question": str(r.get("question") or ""), "error": str(r.get("error"))}
+                    for r in results if r.get("error")],
+            more={name: [str(r.get("id", "?")) for r in rows_[limit:]]
+                  for name, rows_ in sections.items() if len(rows_) > limit},
+        )
+
+
+def _type_table(metrics: dict, results: list[dict]) -> tuple[list[str], list[list[str]]]:
+    """Columns and formatted rows per question type; 'abstained' is counted from the results."""
+    by_type = metrics.get("by_type") or {}
+    wanted = [c.format(hit=hit_key(metrics)) for c in TYPE_COLUMNS]
+    columns = [c for c in wanted if c == "n" or any(c in (m or {}) for m in by_type.values())]
+    rows = []
+    for name, values in by_type.items():
+        mine = [r for r in results if r.get("type") == name]
+        values = {"n": len(mine), **(values or {})}
+        done = [r for r in mine if not r.get("error")]
+        share = sum(bool(r.get("abstained")) for r in done) / len(done) if done else None
+        rows.append([str(name), *(format_metric(c, values.get(c)) for c in columns), format_metric("abstained", share)])
+    return ["type", *columns, "abstained"], rows
+
+
+def _checker_line(checker: dict | None) -> str:
+    if not checker:
+        return "Checker: not measured in this run."
+    accuracy = format_metric("balanced_accuracy", checker.get("balanced_accuracy"))
+    return (f"Checker ({checker.get('kind', MISSING)}): balanced accuracy {accuracy} on "
+            f"{checker.get('held_out_pairs', MISSING)} held-out labelled pairs "
+            f"(threshold {_score(checker.get('threshold'))}).")
+
+
+# --- markdown -------------------------------------------------------------------
+
+
+def _md(text: str) -> str:
+    """Inline text safe in GitHub markdown: one line, HTML escaped, no table-breaking pipes."""
+    return html.escape(" ".join(str(text).split()), quote=False).replace("|", "\\|")
+
+
+def _md_table(header: list[str], rows: list[list[str]], numeric: range | tuple = ()) -> list[str]:
+    align = ["---:" if i in numeric else "---" for i in range(len(header))]
+    lines = ["| " + " | ".join(_md(h) for h in header) + " |", "| " + " | ".join(align) + " |"]
+    return lines + ["| " + " | ".join(_md(c) for c in row) + " |" for row in rows]
+
+
+def _md_card(i: int, card: Card) -> list[str]:
+    combined = f" · combined {card.combined}" if card.combined else ""
+    out = [f"### {i}. {_md(card.id)} · {_md(card.type)}{combined}", "",
+           f"**Question:** {_md(card.question)}", "",
+           f"**Gold papers:** {'; '.join(_md(t) for t in card.gold_titles) or 'none (unanswerable)'}", ""]
+    if card.scores:
+        out += ["**Scores:** " + " · ".join(f"{_md(k)} {v}" for k, v in card.scores), ""]
+    out += [f"**Answer{' (abstained)' if card.abstained else ''}:**", "", f"> {_md(card.answer) or '(empty)'}", ""]
+    if card.verdicts:
+        out += ["**Sentence verdicts:**", ""]
+        for v in card.verdicts:
+            mark = {True: "✓", False: "✗"}.get(v["supported"], "?")
+            extra = f" — cites {v['cited']}" if v["cited"] else " — no citation"
+            extra += f", over-cited {v['overcited']}" if v["overcited"] else ""
+            out.append(f"- {mark} {v['score']} {_md(v['sentence'])}{extra}")
+        out.append("")
+    if card.missing_facts:
+        out += ["**Missing key facts:** " + ", ".join(_md(f) for f in card.missing_facts), ""]
+    if card.sources:
+        out += ["**Sources:**", ""]
+        for s in card.sources:
+            tags = "".join(f" *{t}*" for t, on in (("cited", s.cited), ("gold", s.gold)) if on)
+            out += [f"- **[{_md(s.number)}] {_md(s.title)}** — `{_md(s.paper_id)}` — evidence {s.evidence}{tags}",
+                    f"  > {_md(truncate(s.text, ABSTRACT_CHARS_MD)) or '(no text)'}"]
+        out.append("")
+    return out
+
+
+SECTIONS = (
+    ("worst", "Lowest combined scores"),
+    ("wrong_abstentions", "Wrong abstentions (answerable, but the system abstained)"),
+    ("wrong_answers", "Wrong non-abstentions (unanswerable, but the system answered)"),
+)
+
+
+def render_markdown(view: ReportView) -> str:
+    out = [f"# {_md(view.title)}", "", " · ".join(f"**{k}:** {_md(v)}" for k, v in view.run), "",
+           "## Summary", ""]
+    out += _md_table(["metric", "value", "definition"], [list(row) for row in view.summary], numeric=(1,))
+    out += ["", "## By question type", ""]
+    if view.type_rows:
+        out += _md_table(view.type_columns, view.type_rows, numeric=range(1, len(view.type_columns)))
+    else:
+        out.append("No per-type breakdown in this run.")
+    out += ["", "## Checker", "", _md(view.checker), ""]
+    if view.plots:
+        out += ["## Plots", ""] + [f"![{_md(p.title)}](plots/{p.name})\n" for p in view.plots]
+    out += ["## Worst answers", "", _md(view.combined_note), ""]
+    for name, heading in SECTIONS:
+        cards = getattr(view, name)
+        out += [f"## {heading}", ""] if name != "worst" else []
+        if not cards:
+            out += ["None.", ""]
+        for i, card in enumerate(cards, 1):
+            out += _md_card(i, card)
+        if view.more.get(name):
+            out += [f"…and {len(view.more[name])} more: " + ", ".join(_md(x) for x in view.more[name]), ""]
+    if view.errors:
+        out += ["## Errors", ""]
+        out += _md_table(["id", "type", "question", "error"],
+                         [[e["id"], e["type"], e["question"], e["error"]] for e in view.errors])
+    return "\n".join(out).rstrip() + "\n"
+
+
+# --- entry point ----------------------------------------------------------------
+
+
+def write_reports(out_dir: Path, results: list[dict], metrics: dict, worst: int = 10) -> None:
+    """Write report.md, report.html and plots/*.png for one run into ``out_dir``."""
+    from .report_html import render_html
+    from .report_plots import make_plots
+
+    out_dir = Path(out_dir)
+    plots_dir = out_dir / "plots"
+    plots_dir.mkdir(parents=True, exist_ok=True)
+    plots = make_plots(results, metrics, hit_key(metrics))
+    for name in PLOT_FILES:  # a plot without data this run must not leave last run's file behind
+        (plots_dir / name).unlink(missing_ok=True)
+    for plot in plots:
+        (plots_dir / plot.name).write_bytes(plot.png)
+    view = ReportView.build(results, metrics, plots, worst)
+    for name, text in (("report.md", render_markdown(view)), ("report.html", render_html(view))):
+        tmp = out_dir / f".{name}.tmp"  # renamed into place: never a half-written report
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(out_dir / name)

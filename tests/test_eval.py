@@ -1,0 +1,117 @@
+"""`rag eval`, `rag eval compare` and the LLM judge, end to end on the tiny corpus."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import DATA, TINY
+from fake_openai import FakeOpenAI
+
+from rag.engine import Engine
+from rag.errors import InputError
+from rag.eval.harness import Scorer, load_questions, run_eval
+from rag.eval.judge import LLMJudge
+from rag.settings import Settings
+
+QUESTIONS = DATA / "tiny_questions.jsonl"
+
+
+def rag(*args, index_dir, extra_env=None):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RAG_", "OPENAI_"))}
+    env["RAG_INDEX_DIR"] = str(index_dir)
+    env.update(extra_env or {})
+    return subprocess.run([sys.executable, "-m", "rag", *args], capture_output=True, text=True, env=env, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def index_dir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("eval-index")
+    Engine(Settings(index_dir=d, sample_on_empty=False)).ingest([TINY])
+    return d
+
+
+def test_rag_eval_writes_all_four_files(index_dir, tmp_path):
+    out = tmp_path / "run"
+    proc = rag("eval", "--questions", str(QUESTIONS), "--out", str(out), index_dir=index_dir)
+    assert proc.returncode == 0, proc.stderr
+    assert "4 questions, backend extractive, judge rules" in proc.stdout
+    for name in ("results.jsonl", "metrics.json", "report.md", "report.html"):
+        assert (out / name).stat().st_size > 0
+    assert not list(out.glob("*.partial")) and not list(out.glob(".*tmp"))
+    rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert [r["id"] for r in rows] == ["t1", "t2", "t3", "t4"]
+    t1, t2, _, t4 = rows
+    assert t1["metrics"]["hit@5"] == 1.0 and t1["metrics"]["correctness"] == 1.0
+    assert t1["citations"][0]["paper_id"] == "1903.00002"
+    assert t1["verdicts"] and all(v["supported"] for v in t1["verdicts"])  # quotes are supported
+    assert t2["metrics"]["mrr"] == 1.0  # gold_ids work like gold_titles
+    assert t4["abstained"] and t4["metrics"]["citation_recall"] is None and "hit@5" not in t4["metrics"]
+    metrics = json.loads((out / "metrics.json").read_text())
+    s = metrics["summary"]
+    assert s["abstention_recall"] == 1.0 and s["errors"] == 0
+    assert s["faithfulness"] == 1.0 and s["citation_recall"] == 1.0
+    assert set(metrics["by_type"]) == {"single", "multi", "unanswerable"}
+    assert "share of answer sentences supported" in metrics["definitions"]["citation_recall"]
+    assert metrics["checker"]["balanced_accuracy"] >= 0.8
+    assert "data:image/png;base64," in (out / "report.html").read_text()
+
+
+def test_compare_two_runs(index_dir, tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert rag("eval", "--questions", str(QUESTIONS), "--out", str(a), "--limit", "2", index_dir=index_dir).returncode == 0
+    assert rag("eval", "--questions", str(QUESTIONS), "--out", str(b), index_dir=index_dir).returncode == 0
+    proc = rag("eval", "compare", str(a), str(b), index_dir=index_dir)
+    assert proc.returncode == 0, proc.stderr
+    assert "abstention_recall" in proc.stdout and "faithfulness" in proc.stdout
+    missing = rag("eval", "compare", str(a), str(tmp_path / "nope"), index_dir=index_dir)
+    assert missing.returncode == 2 and "nope" in missing.stderr
+
+
+def test_bad_question_file_names_the_line(tmp_path):
+    f = tmp_path / "q.jsonl"
+    f.write_text('{"id": "a", "question": "fine?"}\n{broken\n{"id": "c"}\n')
+    with pytest.raises(InputError, match=r"line 2: invalid JSON.*line 3: needs a non-empty \"question\""):
+        load_questions(f)
+
+
+def test_hallucinated_llm_answer_is_caught(index_dir, tmp_path):
+    """A real HTTP answerer that makes things up: the checker marks the made-up sentence."""
+    settings = Settings(index_dir=index_dir, sample_on_empty=False, backend="openai", model="test-model", max_retries=0)
+    with FakeOpenAI() as fake:
+        fake.enqueue(
+            "The study deployed arrays of 16 hydrophones on three reefs [1]. "
+            "The classifier reached 99.9% accuracy on whale songs recorded in the Arctic [1]."
+        )
+        engine = Engine(settings.replace(openai_base_url=fake.base_url), notify=lambda m: None)
+        q = load_questions(QUESTIONS)[:1]
+        qfile = tmp_path / "one.jsonl"
+        qfile.write_text(QUESTIONS.read_text().splitlines()[0] + "\n")
+        metrics = run_eval(qfile, tmp_path / "run", engine, judge="rules")
+    row = json.loads((tmp_path / "run" / "results.jsonl").read_text())
+    assert row["backend"] == "openai:test-model" and q[0].id == row["id"]
+    assert [v["supported"] for v in row["verdicts"]] == [True, False]
+    assert row["metrics"]["citation_recall"] == 0.5 and row["metrics"]["faithfulness"] == 0.5
+    assert row["usage"]["prompt_tokens"] == 11 and row["cost_usd"] is None  # local server: no price
+    assert metrics["summary"]["prompt_tokens"] == 11
+
+
+def test_llm_judge_asks_per_claim_and_caches(index_dir, tmp_path):
+    with FakeOpenAI(default="yes") as fake:
+        settings = Settings(index_dir=tmp_path, openai_base_url=fake.base_url, model="judge-model", max_retries=0)
+        judge = LLMJudge(settings, tmp_path / "cache.jsonl")
+        fake.enqueue("- The study used 16 hydrophones.\n- The study lasted 11 months.", "yes", "no")
+        claims = judge.atomic_claims("The study used 16 hydrophones for 11 months [1].")
+        assert claims == ["The study used 16 hydrophones.", "The study lasted 11 months."]
+        verdicts = [judge.check(c, "We deploy arrays of 16 hydrophones for 11 months.") for c in claims]
+        assert [v.supported for v in verdicts] == [True, False]
+        asked = len(fake.requests)
+        prompt = fake.requests[1]["body"]["messages"][0]["content"]
+        assert "Claim: The study used 16 hydrophones." in prompt and "[1] We deploy arrays" in prompt
+        again = LLMJudge(settings, tmp_path / "cache.jsonl")  # a new run reads the cache
+        assert [again.check(c, "We deploy arrays of 16 hydrophones for 11 months.").supported for c in claims] == [True, False]
+        assert len(fake.requests) == asked
+        scorer = Scorer(again)
+        assert scorer._claims("The study used 16 hydrophones for 11 months [1].") == claims

@@ -1,0 +1,145 @@
+"""Each metric pinned on small hand-computed cases."""
+
+import math
+
+import pytest
+
+from rag.eval.metrics import (
+    Statement,
+    abstention_metrics,
+    balanced_accuracy,
+    citation_metrics,
+    correctness,
+    fact_present,
+    faithfulness,
+    percentile,
+    retrieval_metrics,
+    statements,
+)
+
+
+def test_retrieval_metrics_hand_computed():
+    # right papers at ranks 2 and 4, three right papers in all
+    m = retrieval_metrics([False, True, False, True, False, False], n_relevant=3)
+    assert m["hit@5"] == 1.0
+    assert m["recall@5"] == pytest.approx(2 / 3)
+    assert m["mrr"] == 0.5
+    dcg = 1 / math.log2(3) + 1 / math.log2(5)
+    idcg = 1 + 1 / math.log2(3) + 1 / math.log2(4)
+    assert m["ndcg@10"] == pytest.approx(dcg / idcg)
+
+
+def test_retrieval_miss_and_rank_beyond_five():
+    m = retrieval_metrics([False] * 6 + [True], n_relevant=1)
+    assert (m["hit@5"], m["recall@5"]) == (0.0, 0.0)
+    assert m["mrr"] == pytest.approx(1 / 7)
+    assert m["ndcg@10"] == pytest.approx(1 / math.log2(8))
+    assert retrieval_metrics([False] * 12, n_relevant=1)["mrr"] == 0.0
+
+
+# A fake support relation: which source numbers support which sentence, alone.
+FACTS = {
+    "Alpha is fast.": {1},
+    "Beta uses sparse kernels.": {2},
+    "Gamma needs both papers.": set(),  # supported only by 1 and 2 together
+    "Delta is made up.": set(),
+}
+
+
+def supports(text, cited):
+    if text == "Gamma needs both papers.":
+        return {1, 2} <= set(cited)
+    return bool(FACTS[text] & set(cited))
+
+
+def test_sentence_citing_two_sources_of_which_one_is_unneeded():
+    recall, precision, verdicts = citation_metrics([Statement("Alpha is fast.", [1, 2])], supports)
+    assert recall == 1.0
+    assert precision == 0.5  # [2] alone does not support it and [1] without it does: [2] is unneeded
+    assert verdicts[0].precise == [1] and verdicts[0].overcited == [2]
+
+
+def test_two_sources_both_needed_are_both_precise():
+    recall, precision, verdicts = citation_metrics([Statement("Gamma needs both papers.", [1, 2])], supports)
+    assert (recall, precision) == (1.0, 1.0) and verdicts[0].overcited == []
+
+
+def test_mixed_answer_hand_computed():
+    stmts = [
+        Statement("Alpha is fast.", [1]),  # supported, precise
+        Statement("Beta uses sparse kernels.", [1]),  # cites the wrong source: unsupported, imprecise
+        Statement("Delta is made up.", []),  # uncited: unsupported
+        Statement("Alpha is fast.", [1, 2]),  # supported, [2] unneeded
+    ]
+    recall, precision, _ = citation_metrics(stmts, supports)
+    assert recall == pytest.approx(2 / 4)
+    assert precision == pytest.approx(2 / 4)  # precise: [1] of s1, [1] of s4; citations: 1 + 1 + 0 + 2
+
+
+def test_answer_with_no_citations_scores_zero():
+    recall, precision, verdicts = citation_metrics([Statement("Alpha is fast.", []), Statement("Delta is made up.", [])], supports)
+    assert (recall, precision) == (0.0, 0.0)
+    assert not any(v.supported for v in verdicts)
+    assert faithfulness(["Alpha is fast."], [], supports) == 0.0
+
+
+def test_faithfulness_uses_all_cited_sources_together():
+    claims = ["Alpha is fast.", "Gamma needs both papers.", "Delta is made up."]
+    assert faithfulness(claims, [1, 2], supports) == pytest.approx(2 / 3)
+    assert faithfulness(claims, [1], supports) == pytest.approx(1 / 3)
+
+
+def test_statements_split_sentences_and_attach_stray_markers():
+    answer = (
+        "Extractive answer: preamble.\n\n"
+        "- First claim holds [1]. Second claim [2][3].\n"
+        "Third claim. [2]\n"
+        "No citation here."
+    )
+    st = statements(answer, skip=["Extractive answer: preamble."])
+    assert [(s.text, s.cited) for s in st] == [
+        ("First claim holds.", [1]),
+        ("Second claim.", [2, 3]),
+        ("Third claim.", [2]),
+        ("No citation here.", []),
+    ]
+
+
+@pytest.mark.parametrize(
+    "fact, answer, present",
+    [
+        ("1.81x", "It reaches up to 1.81x speedup [1].", True),
+        ("1.81x", "It reaches up to 1.8x speedup [1].", False),  # numbers must match exactly
+        ("41-137times", "between 41 and 137 times faster", True),
+        ("A100 and H100", "evaluated on H100 and A100 GPUs", True),
+        ("A100 and H100", "evaluated on A100 GPUs", False),
+        ("Llama-70B", "for Llama-70B models", True),
+        ("single-trial learning", "it learns from a single trial", True),
+        ("33.5%", "a 33.5\\% gain", True),
+    ],
+)
+def test_fact_present(fact, answer, present):
+    assert fact_present(fact, answer) is present
+
+
+def test_correctness_share_of_key_facts():
+    score, found, missing = correctness("Up to 1.81x on A100 [1].", ["1.81x", "A100", "1.78x", "Granite-20B"])
+    assert score == 0.5 and found == ["1.81x", "A100"] and missing == ["1.78x", "Granite-20B"]
+    assert correctness("anything", []) == (None, [], [])
+
+
+def test_abstention_metrics():
+    answerable = [True, True, True, True, False, False, False]
+    abstained = [False, True, False, False, True, True, False]
+    m = abstention_metrics(answerable, abstained)
+    assert m["abstention_precision"] == pytest.approx(2 / 3)
+    assert m["abstention_recall"] == pytest.approx(2 / 3)
+    assert m["answered_rate"] == pytest.approx(3 / 4)
+    assert abstention_metrics([True], [False])["abstention_precision"] is None
+
+
+def test_percentile_and_balanced_accuracy():
+    assert percentile([1, 2, 3, 4], 50) == 2.5
+    assert percentile([5.0], 95) == 5.0 and percentile([], 50) is None
+    assert percentile(list(range(101)), 95) == 95
+    assert balanced_accuracy([True, True, False, False], [True, False, False, False]) == 0.75
