@@ -75,15 +75,20 @@ def statements(answer: str, skip: Sequence[str] = ()) -> list[Statement]:
         if not line or line in skip:
             continue
         for sent in split_sentences(line):
-            cited = [int(n) for n in SIMPLE_MARKER.findall(sent)]
-            text = SIMPLE_MARKER.sub("", sent).strip()
-            text = re.sub(r"\s+([.,;:!?])", r"\1", text)
-            if not re.search(r"[A-Za-z0-9]", text):  # a stray "[2]." after a sentence belongs to it
+            st = parse_sentence(sent)
+            if not re.search(r"[A-Za-z0-9]", st.text):  # a stray "[2]." after a sentence belongs to it
                 if out:
-                    out[-1].cited.extend(n for n in cited if n not in out[-1].cited)
+                    out[-1].cited.extend(n for n in st.cited if n not in out[-1].cited)
                 continue
-            out.append(Statement(text, list(dict.fromkeys(cited))))
+            out.append(st)
     return out
+
+
+def parse_sentence(sentence: str) -> Statement:
+    """A sentence's text without its ``[n]`` markers, and the numbers it cites."""
+    cited = [int(n) for n in SIMPLE_MARKER.findall(sentence)]
+    text = re.sub(r"\s+([.,;:!?])", r"\1", SIMPLE_MARKER.sub("", sentence).strip())
+    return Statement(text, list(dict.fromkeys(cited)))
 
 
 Support = Callable[[str, list[int]], bool]

@@ -121,4 +121,25 @@ def cmd_eval_claims(args: argparse.Namespace) -> int:
     return 0
 
 
-REGISTER: list = [register_eval]
+def register_ui(sub, common) -> None:
+    p = sub.add_parser("ui", parents=[common], help="start the chat UI in the browser (Gradio)")
+    p.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=7860, help="port (default 7860)")
+    p.add_argument("--share", action="store_true", help="also open a public gradio.live link (off unless asked)")
+    p.set_defaults(func=cmd_ui)
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    from .cli import load_settings
+
+    settings = load_settings(args, sample_on_empty=False)  # the UI offers the sample instead of loading it
+    from .engine import Engine
+    from .ui.app import launch
+
+    engine = Engine(settings, notify=lambda msg: print(msg, file=sys.stderr))
+    print(f"Starting the chat UI on http://{args.host}:{args.port} (Ctrl+C stops it)", file=sys.stderr)
+    launch(engine, host=args.host, port=args.port, share=args.share, block=True)
+    return 0
+
+
+REGISTER: list = [register_eval, register_ui]

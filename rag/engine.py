@@ -45,6 +45,7 @@ class Engine:
         self._lock = threading.RLock()
         self._lexical = None
         self._lexical_key: str | None = None
+        self._llms: dict[str, object] = {}
 
     # -- heavy parts, built on first use -------------------------------------------------
     @cached_property
@@ -61,9 +62,16 @@ class Engine:
 
     @cached_property
     def llm(self):
+        return self.llm_for(self.settings.model)
+
+    def llm_for(self, model: str):
+        """The OpenAI-compatible answerer for ``model`` (one client per model, reused)."""
         from .answerers.openai_chat import OpenAIChatAnswerer
 
-        return OpenAIChatAnswerer(self.settings)
+        with self._lock:
+            if model not in self._llms:
+                self._llms[model] = OpenAIChatAnswerer(self.settings.replace(model=model))
+            return self._llms[model]
 
     def lexical(self):
         from .retrieval import build_lexical
@@ -75,10 +83,10 @@ class Engine:
                 self._lexical_key = key
             return self._lexical
 
-    def answerer(self, backend: str | None = None):
+    def answerer(self, backend: str | None = None, model: str | None = None):
         kind = backend or self.settings.resolved_backend()
         if kind == "openai":
-            return self.llm
+            return self.llm_for(model) if model else self.llm
         from .answerers.extractive import ExtractiveAnswerer
 
         return ExtractiveAnswerer(self.embedder, self.lexical())
@@ -121,13 +129,13 @@ class Engine:
         self._check_not_empty()
         return hybrid_search(question, k, self.store, self.embedder, self.lexical(), self.settings.candidates, filters)
 
-    def search_query(self, question: str, history: list[dict] | None, backend: str | None = None) -> str:
+    def search_query(self, question: str, history: list[dict] | None, answerer=None) -> str:
         """The question to retrieve with: follow-ups are made standalone using the history."""
         earlier = [t["content"] for t in history or [] if t.get("role") == "user" and t.get("content")]
         if not earlier:
             return question
-        if (backend or self.settings.resolved_backend()) == "openai":
-            return self.llm.rewrite(question, history or [])
+        if hasattr(answerer, "rewrite"):  # an LLM rewrites; without one, a heuristic decides
+            return answerer.rewrite(question, history or [])
         if _FOLLOW_UP.search(question) or len(question.split()) <= 5:
             return f"{earlier[-1]} {question}"
         return question
@@ -141,8 +149,9 @@ class Engine:
         history: list[dict] | None = None,
         filters: Filters | None = None,
         backend: str | None = None,
+        model: str | None = None,
     ) -> Answer:
-        stream = self.stream(question, k=k, history=history, filters=filters, backend=backend, streaming=False)
+        stream = self.stream(question, k=k, history=history, filters=filters, backend=backend, model=model, streaming=False)
         for _ in stream:
             pass
         assert stream.answer is not None
@@ -156,6 +165,7 @@ class Engine:
         history: list[dict] | None = None,
         filters: Filters | None = None,
         backend: str | None = None,
+        model: str | None = None,
         streaming: bool = True,
     ) -> "AnswerStream":
         """Retrieve now; answer as the returned stream is iterated (text deltas, then ``.answer``).
@@ -167,8 +177,8 @@ class Engine:
         backend = backend or self.settings.resolved_backend()
         self.ensure_ready()
         self._check_not_empty()
-        answerer = self.answerer(backend)
-        query = self.search_query(question, history, backend)
+        answerer = self.answerer(backend, model)
+        query = self.search_query(question, history, answerer)
         t0 = time.perf_counter()
         sources = self.retrieve(query, k or self.settings.top_k, filters)
         timings = {"retrieve_s": time.perf_counter() - t0}

@@ -8,6 +8,7 @@ what the client sent. Reply kinds:
 * ``status``: an HTTP error with that status code (e.g. 429, 500, 401, 404)
 * ``delay``: seconds to wait before answering (to trip timeouts)
 * ``break_after``: for streams, close the connection after this many chunks
+* ``chunk_delay``: for streams, seconds to wait between chunks (to watch text arrive)
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ class Reply:
     delay: float = 0.0
     break_after: int | None = None
     usage: bool = True
+    chunk_delay: float = 0.0  # seconds between streamed chunks
 
 
 class FakeOpenAI:
@@ -112,6 +114,8 @@ class FakeOpenAI:
                         self.close_connection = True
                         return  # the connection drops mid-body: no final chunk
                     self._event(_chunk(model, {"content": piece}, None))
+                    if reply.chunk_delay:
+                        time.sleep(reply.chunk_delay)
                 self._event(_chunk(model, {}, "stop"))
                 if (body.get("stream_options") or {}).get("include_usage") and reply.usage:
                     usage = {"prompt_tokens": 11, "completion_tokens": len(pieces), "total_tokens": 11 + len(pieces)}

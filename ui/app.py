@@ -1,0 +1,244 @@
+"""The Gradio chat UI (`rag ui`): presentation only, on the same engine as `rag.ask`.
+
+Layout: the conversation and the question box on the left, the sources of the
+selected answer on the right, settings and the collection below. Citation links,
+support badges and the sources panel are rendered by :mod:`rag.ui.render`; clicking
+``[n]`` targets that source's card (CSS ``:target``), so no custom JavaScript is needed.
+The named API endpoint ``/ask`` answers with JSON for ``gradio_client``.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any, Iterator
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # gradio reads this at import; we stay offline
+
+import gradio as gr  # noqa: E402
+
+from rag.answerers.extractive import PREAMBLE  # noqa: E402
+from rag.engine import Engine, sample_corpus  # noqa: E402
+from rag.errors import RagError  # noqa: E402
+from rag.types import Filters  # noqa: E402
+
+from .render import CSS, chat_html, export_markdown, sources_html, stats_markdown  # noqa: E402
+
+UPLOAD_TYPES = [".txt", ".jsonl", ".ndjson", ".json", ".csv", ".tsv", ".gz"]
+
+
+class ChatApp:
+    """The UI's behaviour, separate from its layout so each handler stays small."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self._checker = None
+        self.export_dir = Path(tempfile.mkdtemp(prefix="rag-ui-"))
+
+    @property
+    def checker(self):
+        if self._checker is None:
+            from rag.eval.checker import SupportChecker
+
+            self._checker = SupportChecker(embedder=self.engine.embedder)
+        return self._checker
+
+    # -- chat -----------------------------------------------------------------------------------------
+    def respond(self, question: str, turns: list[dict], k: float, backend: str, model: str,
+                year_from: float | None, year_to: float | None, categories: list[str] | None) -> Iterator[tuple]:
+        question = (question or "").strip()
+        if not question:
+            gr.Warning("Type a question first.")
+            yield self._view(turns, keep_input=True)
+            return
+        history = _history(turns)
+        turn: dict[str, Any] = {"question": question, "answer": None, "pending": True, "partial": ""}
+        turns = turns + [turn]
+        yield self._view(turns)
+        try:
+            stream = self.engine.stream(
+                question,
+                k=int(k) if k else None,
+                history=history,
+                filters=Filters(_year(year_from), _year(year_to), tuple(categories or ())),
+                backend=backend or None,
+                model=(model or None) if backend == "openai" else None,
+            )
+            turn["answer"] = {"sources": [s.to_dict() for s in stream.sources], "text": "", "citations": []}
+            yield self._view(turns)
+            last = 0.0
+            for delta in stream:
+                turn["partial"] += delta
+                if time.monotonic() - last > 0.05:
+                    last = time.monotonic()
+                    yield self._view(turns)
+            answer = stream.answer
+        except RagError as exc:
+            turn.update(error=str(exc), pending=False)
+            yield self._view(turns)
+            return
+        turn.update(answer=answer.to_dict(), pending=False, partial="")
+        turn.update(self.check(answer))
+        yield self._view(turns, export=True)
+
+    def check(self, answer) -> dict[str, Any]:
+        """Per-sentence support verdicts, and the source sentences each citation points at."""
+        from rag.eval.checker import best_sentence
+        from rag.eval.metrics import statements
+
+        if answer.abstained:
+            return {"verdicts": [], "highlights": {}}
+        texts = {s.number: s.text for s in answer.sources}
+        verdicts, highlights = [], defaultdict(list)
+        for st in statements(answer.text, skip=(PREAMBLE,)):
+            cited = [n for n in st.cited if n in texts]
+            if not cited:
+                verdicts.append({"sentence": st.text, "cited": [], "supported": False, "score": 0.0, "reasons": []})
+                continue
+            v = self.checker.check(st.text, [texts[n] for n in cited])
+            verdicts.append({"sentence": st.text, "cited": cited, "supported": v.supported, "score": v.score, "reasons": v.reasons})
+            for n in cited:
+                window = v.best_window if len(cited) == 1 else self.checker.check(st.text, texts[n]).best_window
+                highlights[n].append(best_sentence(st.text, window))
+        return {"verdicts": verdicts, "highlights": dict(highlights)}
+
+    def _view(self, turns: list[dict], keep_input: bool = False, export: bool = False) -> tuple:
+        export_file = gr.update()
+        if export:
+            path = self.export_dir / f"conversation-{time.strftime('%Y%m%d-%H%M%S')}.md"
+            path.write_text(export_markdown(turns), encoding="utf-8")
+            export_file = gr.update(value=str(path), interactive=True)
+        return chat_html(turns), sources_html(turns), turns, gr.update() if keep_input else "", export_file
+
+    def clear(self) -> tuple:
+        return chat_html([]), sources_html([]), [], "", gr.update(value=None, interactive=False)
+
+    # -- API -------------------------------------------------------------------------------------------
+    def api_ask(self, question: str, k: int = 5) -> dict:
+        """Answer a question; returns the answer text with [n] markers and its citations."""
+        try:
+            answer = self.engine.ask(question, k=int(k) if k else None)
+        except RagError as exc:
+            raise gr.Error(str(exc)) from None
+        return {
+            "answer": answer.text,
+            "abstained": answer.abstained,
+            "backend": answer.backend,
+            "citations": [c.to_dict() for c in answer.citations],
+            "sources": [
+                {"number": s.number, "paper_id": s.paper_id, "title": s.title, "url": s.url, "score": s.score}
+                for s in answer.sources
+            ],
+        }
+
+    # -- collection -----------------------------------------------------------------------------------
+    def ingest(self, files: list[Any] | None, progress=gr.Progress()) -> tuple:
+        paths = [Path(getattr(f, "name", f)) for f in files or []]
+        if not paths:
+            return "Choose a file of abstracts first (.jsonl, .json, .csv or .txt).", *self.collection_view()
+        return self._ingest(paths, progress)
+
+    def load_sample(self, progress=gr.Progress()) -> tuple:
+        return self._ingest([sample_corpus()], progress)
+
+    def _ingest(self, paths: list[Path], progress) -> tuple:
+        def report(done: int, total: int | None) -> None:
+            progress((done, total) if total else None, desc=f"ingesting: {done} papers", unit="papers")
+
+        try:
+            summary = self.engine.ingest(paths, progress=report).summary()
+            message = "```\n" + summary + "\n```"
+        except RagError as exc:
+            message = f"**Nothing was added.** {exc}"
+        return message, *self.collection_view()
+
+    def collection_view(self) -> tuple:
+        stats = self.engine.stats()
+        empty = stats.papers == 0
+        return (
+            stats_markdown(stats),
+            gr.update(visible=empty),
+            gr.update(visible=bool(stats.years)),
+            gr.update(visible=bool(stats.years)),
+            gr.update(visible=bool(stats.categories), choices=stats.categories),
+        )
+
+
+def build_app(engine: Engine) -> gr.Blocks:
+    ui = ChatApp(engine)
+    stats = engine.stats()
+    llm_configured = bool(engine.settings.openai_api_key or engine.settings.openai_base_url)
+    backends = ["extractive", "openai"] if llm_configured else ["extractive"]
+
+    with gr.Blocks(title="Ask the abstracts", analytics_enabled=False) as app:
+        turns = gr.State([])
+        gr.Markdown("## Ask the abstracts\nAnswers cite the papers as [n]; click one to see the source. "
+                    "✓/✗ marks whether the checker found each sentence supported by what it cites.")
+        with gr.Row(visible=stats.papers == 0) as empty_banner:
+            gr.Markdown("**The collection is empty.** Load the bundled sample (247 trending ML abstracts) or upload your own below.")
+            sample_btn = gr.Button("Load the sample corpus", elem_id="load-sample", variant="secondary")
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3):
+                chat = gr.HTML(chat_html([]), elem_id="chat")
+                with gr.Row():
+                    question = gr.Textbox(placeholder="Ask about the papers, e.g. How can the KV cache be compressed?",
+                                          show_label=False, scale=6, elem_id="question", autofocus=True)
+                    ask_btn = gr.Button("Ask", variant="primary", scale=1, elem_id="ask")
+                with gr.Row():
+                    clear_btn = gr.Button("New conversation", size="sm")
+                    export_btn = gr.DownloadButton("Download conversation (.md)", size="sm", interactive=False, elem_id="export")
+            with gr.Column(scale=2):
+                sources = gr.HTML(sources_html([]), elem_id="sources")
+        with gr.Accordion("Settings", open=False):
+            with gr.Row():
+                k = gr.Slider(1, 10, value=engine.settings.top_k, step=1, label="Sources per answer")
+                backend = gr.Radio(backends, value=engine.settings.resolved_backend(), label="Answerer",
+                                   info=None if llm_configured else "Set OPENAI_API_KEY or OPENAI_BASE_URL to answer with an LLM.")
+                model = gr.Textbox(value=engine.settings.model, label="Model (openai answerer)", visible=llm_configured)
+            with gr.Row():
+                year_from = gr.Number(label="From year", precision=0, visible=bool(stats.years))
+                year_to = gr.Number(label="To year", precision=0, visible=bool(stats.years))
+                categories = gr.Dropdown(stats.categories, multiselect=True, label="Categories", visible=bool(stats.categories))
+        with gr.Accordion("Collection", open=stats.papers == 0):
+            stats_md = gr.Markdown(stats_markdown(stats), elem_id="stats")
+            upload = gr.File(label="Add abstracts (.jsonl, .json, .csv, .txt)", file_count="multiple",
+                             file_types=UPLOAD_TYPES, elem_id="upload")
+            add_btn = gr.Button("Add to collection", elem_id="add-files")
+            ingest_md = gr.Markdown(elem_id="ingest-result")
+
+        chat_outputs = [chat, sources, turns, question, export_btn]
+        chat_inputs = [question, turns, k, backend, model, year_from, year_to, categories]
+        collection_outputs = [ingest_md, stats_md, empty_banner, year_from, year_to, categories]
+        ask_btn.click(ui.respond, chat_inputs, chat_outputs, api_visibility="private")
+        question.submit(ui.respond, chat_inputs, chat_outputs, api_visibility="private")
+        clear_btn.click(ui.clear, None, chat_outputs, api_visibility="private")
+        add_btn.click(ui.ingest, [upload], collection_outputs, api_visibility="private")
+        sample_btn.click(ui.load_sample, None, collection_outputs, api_visibility="private")
+        gr.api(ui.api_ask, api_name="ask")
+    return app
+
+
+def launch(engine: Engine, host: str = "127.0.0.1", port: int | None = None, share: bool = False,
+           block: bool = True) -> gr.Blocks:
+    app = build_app(engine)
+    app.queue(default_concurrency_limit=4)
+    app.launch(server_name=host, server_port=port, share=share, css=CSS, show_error=True,
+               prevent_thread_lock=not block, quiet=not block)
+    return app
+
+
+def _history(turns: list[dict]) -> list[dict]:
+    out = []
+    for t in turns:
+        if t.get("error") or not t.get("answer"):
+            continue
+        out.append({"role": "user", "content": t["question"]})
+        out.append({"role": "assistant", "content": t["answer"].get("text", "")})
+    return out
+
+
+def _year(value: float | None) -> int | None:
+    return int(value) if value not in (None, "") and value == value else None

@@ -1,0 +1,258 @@
+"""HTML and Markdown for the chat UI: pure functions of the conversation, no gradio.
+
+Every piece of text that comes from a user, an abstract or a model is escaped here, so
+markup inside an abstract (``<script>``, ``<img onerror>``) shows as text and never runs.
+A conversation is a list of *turns*: ``{"question", "answer": Answer.to_dict(),
+"verdicts": [...], "highlights": {n: [sentences]}, "pending": bool, "error": str | None}``.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from urllib.parse import urlparse
+
+from rag.answerers.extractive import PREAMBLE
+from rag.chunking import split_sentences
+
+_MARKER = re.compile(r"\[(\d+)\]")
+
+CSS = """
+#chat { min-height: 420px; }
+#sources { max-height: 85vh; overflow-y: auto; }
+.rag-chat { display: flex; flex-direction: column; gap: 14px; font-size: 15px; line-height: 1.5; }
+.rag-chat .empty { color: var(--body-text-color-subdued); padding: 40px 8px; text-align: center; }
+.rag-turn .q { align-self: flex-end; background: var(--color-accent-soft); padding: 8px 12px; border-radius: 10px; margin-left: 15%; }
+.rag-turn .a { background: var(--block-background-fill); border: 1px solid var(--border-color-primary); padding: 10px 14px; border-radius: 10px; margin-top: 8px; margin-right: 8%; }
+.rag-turn .a p { margin: 4px 0; }
+.rag-turn .a ul { margin: 4px 0 4px 18px; padding: 0; }
+.rag-turn .preamble { color: var(--body-text-color-subdued); font-size: 13px; font-style: italic; }
+.rag-turn .meta { font-size: 12px; color: var(--body-text-color-subdued); margin-top: 6px; }
+.rag-turn .error { color: #b91c1c; }
+a.cite { font-weight: 600; text-decoration: none; color: var(--color-accent); padding: 0 1px; }
+a.cite:hover { text-decoration: underline; }
+.badge { display: inline-block; font-size: 11px; line-height: 16px; padding: 0 5px; border-radius: 8px; margin-left: 3px; vertical-align: 1px; cursor: help; }
+.badge.ok { background: #dcfce7; color: #166534; }
+.badge.no { background: #fee2e2; color: #991b1b; }
+.badge.na { background: #f3f4f6; color: #4b5563; }
+.rag-sources .turn-sources { display: none; }
+.rag-sources .turn-sources.latest { display: block; }
+.rag-sources:has(:target) .turn-sources { display: none; }
+.rag-sources .turn-sources:has(:target), .rag-sources .turn-sources:target { display: block !important; }
+.rag-sources h4 { margin: 4px 0 8px; font-size: 14px; }
+.source { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 8px 10px; margin: 8px 0; scroll-margin-top: 12px; }
+.source:target { border-color: var(--color-accent); box-shadow: 0 0 0 2px var(--color-accent-soft); }
+.source .title { font-weight: 600; }
+.source .smeta { font-size: 12px; color: var(--body-text-color-subdued); margin: 2px 0 6px; }
+.source .abstract { font-size: 13px; line-height: 1.45; }
+.source mark { background: #fef08a; padding: 0 1px; }
+.rag-sources details summary { cursor: pointer; font-size: 13px; margin-top: 8px; }
+.rag-sources .hint { color: var(--body-text-color-subdued); font-size: 13px; }
+"""
+
+
+def esc(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def safe_url(url: str | None) -> str | None:
+    if not url:
+        return None
+    return url if urlparse(url).scheme in ("http", "https") else None
+
+
+# -- chat ------------------------------------------------------------------------------------------------
+
+
+def chat_html(turns: list[dict]) -> str:
+    if not turns:
+        return '<div class="rag-chat"><div class="empty">Ask a question about the papers in the collection.</div></div>'
+    parts = ['<div class="rag-chat">']
+    for t, turn in enumerate(turns, start=1):
+        parts.append(f'<div class="rag-turn" id="turn-msg-{t}">')
+        parts.append(f'<div class="q">{esc(turn["question"])}</div>')
+        parts.append(f'<div class="a">{turn_body(t, turn)}</div>')
+        parts.append("</div>")
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def turn_body(t: int, turn: dict) -> str:
+    if turn.get("error"):
+        return f'<p class="error">{esc(turn["error"])}</p>'
+    answer = turn.get("answer") or {}
+    text = answer.get("text") or turn.get("partial", "")
+    if not text:
+        return '<p class="preamble">Searching the collection…</p>'
+    valid = {s["number"] for s in answer.get("sources", [])}
+    body = answer_html(t, text, verdict_map(turn.get("verdicts")), valid)
+    meta = []
+    if not turn.get("pending"):
+        meta.append(esc(answer.get("backend", "")))
+        if answer.get("sources"):
+            meta.append(f'<a href="#turn-{t}">sources</a>')
+        if answer.get("abstained"):
+            meta.append("abstained: the evidence was too weak")
+    else:
+        meta.append("writing…")
+    return body + f'<div class="meta">{" · ".join(meta)}</div>'
+
+
+def verdict_map(verdicts: list[dict] | None) -> dict[str, dict]:
+    return {v["sentence"]: v for v in verdicts or []}
+
+
+def answer_html(t: int, text: str, verdicts: dict[str, dict], valid: set[int]) -> str:
+    """The answer with ``[n]`` as links to turn ``t``'s sources and a support badge per sentence."""
+    from rag.eval.metrics import parse_sentence
+
+    out: list[str] = []
+    in_list = False
+    for raw in text.splitlines():
+        line = raw.strip()
+        bullet = line[:2] in ("- ", "* ", "• ")
+        if bullet != in_list:
+            out.append("<ul>" if bullet else "</ul>")
+            in_list = bullet
+        if not line:
+            continue
+        if line == PREAMBLE:
+            out.append(f'<p class="preamble">{esc(line)}</p>')
+            continue
+        content = line[2:] if bullet else line
+        sentences = []
+        for sent in split_sentences(content) or [content]:
+            rendered = link_citations(t, esc(sent), valid)
+            verdict = verdicts.get(parse_sentence(sent).text)
+            sentences.append(rendered + (badge(verdict) if verdict is not None else ""))
+        joined = " ".join(sentences)
+        out.append(f"<li>{joined}</li>" if bullet else f"<p>{joined}</p>")
+    if in_list:
+        out.append("</ul>")
+    return "".join(out)
+
+
+def link_citations(t: int, escaped: str, valid: set[int]) -> str:
+    def repl(m: re.Match) -> str:
+        n = int(m.group(1))
+        if n not in valid:
+            return m.group(0)
+        return f'<a class="cite" href="#src-{t}-{n}" data-turn="{t}" data-n="{n}">[{n}]</a>'
+
+    return _MARKER.sub(repl, escaped)
+
+
+def badge(verdict: dict) -> str:
+    if not verdict.get("cited"):
+        return '<span class="badge na" title="cites no source">?</span>'
+    if verdict.get("supported"):
+        return f'<span class="badge ok" title="supported by its sources (checker score {verdict.get("score", 0):.2f})">✓</span>'
+    reasons = "; ".join(verdict.get("reasons") or []) or "not supported by the sources it cites"
+    return f'<span class="badge no" title="{esc(reasons)}">✗</span>'
+
+
+# -- sources ------------------------------------------------------------------------------------------------
+
+
+def sources_html(turns: list[dict]) -> str:
+    if not any((turn.get("answer") or {}).get("sources") for turn in turns):
+        return '<div class="rag-sources"><p class="hint">Sources of the selected answer appear here. Click a [n] in an answer to see that paper, with the sentences it was cited for highlighted.</p></div>'
+    parts = ['<div class="rag-sources">']
+    last = max(t for t, turn in enumerate(turns, start=1) if (turn.get("answer") or {}).get("sources"))
+    for t, turn in enumerate(turns, start=1):
+        answer = turn.get("answer") or {}
+        sources = answer.get("sources") or []
+        if not sources:
+            continue
+        cited = {c["number"] for c in answer.get("citations", [])}
+        latest = " latest" if t == last else ""
+        parts.append(f'<section class="turn-sources{latest}" id="turn-{t}">')
+        parts.append(f"<h4>Sources for question {t}: {esc(_short(turn['question'], 80))}</h4>")
+        highlights = {int(k): v for k, v in (turn.get("highlights") or {}).items()}
+        for src in sources:
+            if src["number"] in cited:
+                parts.append(source_card(t, src, highlights.get(src["number"], [])))
+        rest = [s for s in sources if s["number"] not in cited]
+        if rest:
+            label = "retrieved, not cited" if cited else "retrieved"
+            parts.append(f"<details><summary>{len(rest)} more {label}</summary>")
+            parts.extend(source_card(t, s, []) for s in rest)
+            parts.append("</details>")
+        parts.append("</section>")
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def source_card(t: int, src: dict, highlight: list[str]) -> str:
+    url = safe_url(src.get("url"))
+    title = esc(src["title"])
+    title_html = f'<a href="{esc(url)}" target="_blank" rel="noopener noreferrer">{title}</a>' if url else title
+    meta = [esc(src["paper_id"])]
+    if src.get("year"):
+        meta.append(esc(src["year"]))
+    authors = src.get("authors") or []
+    if authors:
+        meta.append(esc(", ".join(authors[:3]) + (" et al." if len(authors) > 3 else "")))
+    meta.append(f"retrieval score {src['score']:.4f}")
+    meta.append(f"evidence {src.get('evidence', 0):.2f}")
+    return (
+        f'<article class="source" id="src-{t}-{src["number"]}">'
+        f'<div class="title">[{src["number"]}] {title_html}</div>'
+        f'<div class="smeta">{" · ".join(meta)}</div>'
+        f'<div class="abstract">{highlighted(src.get("text", ""), highlight)}</div>'
+        "</article>"
+    )
+
+
+def highlighted(abstract: str, highlight: list[str]) -> str:
+    """The abstract, escaped, with the sentences in ``highlight`` wrapped in ``<mark>``."""
+    marked = " ".join(highlight)
+    out = []
+    for sent in split_sentences(abstract) or [abstract]:
+        out.append(f"<mark>{esc(sent)}</mark>" if sent and sent in marked else esc(sent))
+    return " ".join(out)
+
+
+# -- export and collection -------------------------------------------------------------------------------------
+
+
+def export_markdown(turns: list[dict]) -> str:
+    lines = ["# Conversation", ""]
+    refs: dict[str, str] = {}
+    for t, turn in enumerate(turns, start=1):
+        answer = turn.get("answer") or {}
+        lines += [f"## {t}. {turn['question']}", ""]
+        if turn.get("error"):
+            lines += [f"*Error: {turn['error']}*", ""]
+            continue
+        lines += [answer.get("text", ""), ""]
+        by_number = {s["number"]: s for s in answer.get("sources", [])}
+        cites = answer.get("citations", [])
+        if cites:
+            lines.append("References:")
+            for c in cites:
+                src = by_number.get(c["number"], {})
+                url = safe_url(src.get("url"))
+                lines.append(f"- [{c['number']}] {c['title']} ({c['paper_id']})" + (f" {url}" if url else ""))
+                refs[c["paper_id"]] = f"- {c['title']} ({c['paper_id']})" + (f" {url}" if url else "")
+            lines.append("")
+        lines.append(f"*Answered by {answer.get('backend', '?')}*")
+        lines.append("")
+    if refs:
+        lines += ["## All references", "", *sorted(refs.values()), ""]
+    return "\n".join(lines)
+
+
+def stats_markdown(stats) -> str:
+    if stats.papers == 0:
+        return "**The collection is empty.** Load the bundled sample corpus or upload a file of abstracts."
+    parts = [f"**{stats.papers} papers**, {stats.chunks} chunks · last ingest: {stats.last_ingest or 'unknown'}"]
+    if stats.years:
+        parts.append(f"years {stats.years[0]}–{stats.years[1]}")
+    if stats.categories:
+        parts.append(f"{len(stats.categories)} categories")
+    return " · ".join(parts) + f"  \n`{stats.location}`"
+
+
+def _short(text: str, n: int) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"
