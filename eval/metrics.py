@@ -59,6 +59,10 @@ def retrieval_metrics(relevant: Sequence[bool], n_relevant: int, k: int = 5, ndc
 # -- statements and citations ----------------------------------------------------------------------
 
 
+#: A bullet or numbered-list prefix: "- ", "* ", "• ", "1. ", "2) ".
+LIST_ITEM = re.compile(r"^(?:[-*•]|\d{1,2}[.)])\s+")
+
+
 @dataclass
 class Statement:
     text: str  # without citation markers
@@ -71,7 +75,7 @@ def statements(answer: str, skip: Sequence[str] = ()) -> list[Statement]:
 
     out: list[Statement] = []
     for line in answer.splitlines():
-        line = line.strip().lstrip("-*• ").strip()
+        line = LIST_ITEM.sub("", line.strip())
         if not line or line in skip:
             continue
         for sent in split_sentences(line):

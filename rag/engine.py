@@ -254,6 +254,8 @@ class AnswerStream:
         base.dropped_citations = dropped
         base.usage = draft.usage
         base.notes = draft.notes + ([f"dropped citations to unknown sources: {dropped}"] if dropped else [])
+        if not abstained and not used:
+            base.notes.append("the answer cites none of the sources: check it against them before trusting it")
         self.answer = base
 
 

@@ -143,3 +143,8 @@ def test_percentile_and_balanced_accuracy():
     assert percentile([5.0], 95) == 5.0 and percentile([], 50) is None
     assert percentile(list(range(101)), 95) == 95
     assert balanced_accuracy([True, True, False, False], [True, False, False, False]) == 0.75
+
+
+def test_numbered_list_items_are_not_sentences_of_their_own():
+    st = statements("1. SlimPajama-DC cuts memory [1].\n2) Pipette automates parallelism [2].")
+    assert [(s.text, s.cited) for s in st] == [("SlimPajama-DC cuts memory.", [1]), ("Pipette automates parallelism.", [2])]

@@ -104,13 +104,14 @@ def verdict_map(verdicts: list[dict] | None) -> dict[str, dict]:
 
 def answer_html(t: int, text: str, verdicts: dict[str, dict], valid: set[int]) -> str:
     """The answer with ``[n]`` as links to turn ``t``'s sources and a support badge per sentence."""
-    from rag.eval.metrics import parse_sentence
+    from rag.eval.metrics import LIST_ITEM, parse_sentence
 
     out: list[str] = []
     in_list = False
     for raw in text.splitlines():
         line = raw.strip()
-        bullet = line[:2] in ("- ", "* ", "• ")
+        item = LIST_ITEM.match(line)
+        bullet = bool(item)
         if bullet != in_list:
             out.append("<ul>" if bullet else "</ul>")
             in_list = bullet
@@ -119,7 +120,7 @@ def answer_html(t: int, text: str, verdicts: dict[str, dict], valid: set[int]) -
         if line == PREAMBLE:
             out.append(f'<p class="preamble">{esc(line)}</p>')
             continue
-        content = line[2:] if bullet else line
+        content = line[item.end():] if item else line
         sentences = []
         for sent in split_sentences(content) or [content]:
             rendered = link_citations(t, esc(sent), valid)
