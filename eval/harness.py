@@ -11,7 +11,7 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from rag.errors import ConfigError, InputError, RagError, ServiceError
 
@@ -48,20 +48,32 @@ class Question:
         return title in self.gold_titles or paper_id in self.gold_ids
 
 
-def load_questions(path: Path) -> list[Question]:
-    """Read a question file (one JSON object a line); problems are reported with line numbers."""
+def json_lines(path: Path) -> Iterator[tuple[int, Any]]:
+    """``(line number, object)`` for each non-blank line; the object is a :class:`str` reason
+    when the line is not valid JSON."""
     if not path.exists():
-        raise InputError(f"No such question file: {path}.")
-    out: list[Question] = []
-    problems: list[str] = []
-    seen: set[str] = set()
+        raise InputError(f"No such file: {path}.")
     for n, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), start=1):
         if not line.strip():
             continue
         try:
-            row = json.loads(line)
+            yield n, json.loads(line)
         except json.JSONDecodeError as exc:
-            problems.append(f"line {n}: invalid JSON ({exc.msg})")
+            yield n, _BadJson(f"invalid JSON ({exc.msg})")
+
+
+class _BadJson(str):
+    """Stands in for a line that did not parse."""
+
+
+def load_questions(path: Path) -> list[Question]:
+    """Read a question file (one JSON object a line); problems are reported with line numbers."""
+    out: list[Question] = []
+    problems: list[str] = []
+    seen: set[str] = set()
+    for n, row in json_lines(path):
+        if isinstance(row, _BadJson):
+            problems.append(f"line {n}: {row}")
             continue
         if not isinstance(row, dict) or not str(row.get("question") or "").strip():
             problems.append(f"line {n}: needs a non-empty \"question\"")

@@ -84,19 +84,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_eval_claims(args: argparse.Namespace) -> int:
     from .cli import make_engine
     from .errors import InputError
+    from .eval.harness import json_lines
 
-    if not args.file.exists():
-        raise InputError(f"No such file: {args.file}.")
     rows = []
-    for n, line in enumerate(args.file.read_text(encoding="utf-8-sig").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{args.file}, line {n}: invalid JSON ({exc.msg}); each line is {{\"id\", \"claim\", \"source\"}}.") from None
+    for n, row in json_lines(args.file):
         if not isinstance(row, dict) or not isinstance(row.get("claim"), str) or not isinstance(row.get("source"), str):
-            raise InputError(f"{args.file}, line {n}: needs string \"claim\" and \"source\" fields.")
+            problem = row if isinstance(row, str) else 'needs string "claim" and "source" fields'
+            raise InputError(f'{args.file}, line {n}: {problem}; each line is {{"id", "claim", "source"}}.')
         rows.append(row)
     engine = make_engine(args)
     if args.judge == "llm":

@@ -107,7 +107,7 @@ def build_lexical(store, cache_dir: Path) -> Lexical:
         except Exception:  # a corrupt cache is rebuilt, never fatal
             shutil.rmtree(target, ignore_errors=True)
     nodes = []
-    for ids, docs, metas in store.iter_records():
+    for _ids, docs, metas in store.iter_records():
         for doc, meta in zip(docs, metas):
             nodes.append(metadata_dict_to_node(meta, text=doc))
     retriever = BM25Retriever.from_defaults(nodes=nodes, similarity_top_k=1, language=BM25_STOPWORDS)

@@ -1,9 +1,8 @@
 """The OpenAI-compatible answerer over real HTTP, against a scripted server on loopback."""
 
-import socket
 
 import pytest
-from conftest import TINY
+from conftest import TINY, free_port
 from fake_openai import FakeOpenAI, Reply
 
 from rag.engine import NO_ANSWER, Engine
@@ -110,9 +109,7 @@ def test_broken_stream_is_an_error(tiny_index, fake):
 
 
 def test_unreachable_server(tiny_index):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]  # nothing listens here once closed
+    port = free_port()
     with pytest.raises(ServiceError, match="Cannot reach the LLM server at http://127.0.0.1:.*--backend extractive"):
         engine_for(tiny_index, f"http://127.0.0.1:{port}/v1").ask(QUESTION)
 

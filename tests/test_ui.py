@@ -8,11 +8,10 @@ streaming is visible); one over an empty index, for the first run and uploads.
 import json
 import os
 import shutil
-import socket
 from pathlib import Path
 
 import pytest
-from conftest import TINY
+from conftest import TINY, free_port
 from fake_openai import FakeOpenAI, Reply
 
 from rag.engine import Engine
@@ -29,12 +28,6 @@ XSS_PAPER = {
     "year": 2025,
 }
 ANSWER = "The study deployed arrays of 16 hydrophones on three reefs for 11 months [1]. Acoustic richness declined by 30% [1]."
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start(engine: Engine):
