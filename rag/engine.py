@@ -74,12 +74,14 @@ class Engine:
             return self._llms[model]
 
     def lexical(self):
-        from .retrieval import build_lexical
+        """The BM25 index of the collection as it is now (rebuilt after an ingest, by any process)."""
+        from .retrieval import build_lexical, lexical_key
 
         with self._lock:
-            key = self.store.collection_key() + f"-{self.store.count()}"
+            key = lexical_key(self.store)
             if self._lexical is None or key != self._lexical_key:
-                self._lexical = build_lexical(self.store, self.settings.index_dir / "bm25" / self.settings.collection)
+                cache = self.settings.index_dir / "bm25" / self.settings.collection
+                self._lexical = build_lexical(self.store, cache, key)
                 self._lexical_key = key
             return self._lexical
 
@@ -120,14 +122,16 @@ class Engine:
 
     # -- retrieval ------------------------------------------------------------------------
     def retrieve(self, question: str, k: int = 10, filters: Filters | None = None) -> list[Source]:
-        from .retrieval import hybrid_search
-
         question = _check_question(question)
-        if k < 1:
-            raise InputError(f"k must be at least 1, got {k}.")
+        _check_k(k)
         self.ensure_ready()
         self._check_not_empty()
-        return hybrid_search(question, k, self.store, self.embedder, self.lexical(), self.settings.candidates, filters)
+        return self._search(question, k, filters)
+
+    def _search(self, query: str, k: int, filters: Filters | None) -> list[Source]:
+        from .retrieval import hybrid_search
+
+        return hybrid_search(query, k, self.store, self.embedder, self.lexical(), self.settings.candidates, filters)
 
     def search_query(self, question: str, history: list[dict] | None, answerer=None) -> str:
         """The question to retrieve with: follow-ups are made standalone using the history."""
@@ -180,7 +184,8 @@ class Engine:
         answerer = self.answerer(backend, model)
         query = self.search_query(question, history, answerer)
         t0 = time.perf_counter()
-        sources = self.retrieve(query, k or self.settings.top_k, filters)
+        k = _check_k(self.settings.top_k if k is None else k)
+        sources = self._search(query, k, filters)
         timings = {"retrieve_s": time.perf_counter() - t0}
         base = Answer(
             question=question,
@@ -282,6 +287,12 @@ def _check_question(question: str) -> str:
     if len(question) > MAX_QUESTION_CHARS:
         raise InputError(f"The question is {len(question)} characters long: keep it under {MAX_QUESTION_CHARS}.")
     return question
+
+
+def _check_k(k: int) -> int:
+    if not isinstance(k, int) or k < 1:
+        raise InputError(f"k (how many papers) must be a whole number of at least 1, got {k!r}.")
+    return k
 
 
 def _check_history(history: list[dict] | None) -> list[dict]:

@@ -12,6 +12,7 @@ The fused score is llama-index's RRF: higher = more relevant.
 from __future__ import annotations
 
 import math
+import os
 import shutil
 import threading
 from functools import lru_cache
@@ -95,11 +96,15 @@ class Lexical:
         return hit / total if total else 0.0
 
 
-def build_lexical(store, cache_dir: Path) -> Lexical:
-    """Load the BM25 index for the store's current contents, building it if needed."""
+def lexical_key(store) -> str:
+    """Names the store's current contents: collection id, ingest generation, chunk count, stopwords."""
+    return f"{store.collection_key()}-{store.count()}-{BM25_STOPWORDS}"
+
+
+def build_lexical(store, cache_dir: Path, key: str) -> Lexical:
+    """Load the BM25 index for the contents named ``key``, building and caching it if needed."""
     from llama_index.retrievers.bm25 import BM25Retriever
 
-    key = store.collection_key() + f"-{store.count()}-{BM25_STOPWORDS}"
     target = cache_dir / key
     if (target / "retriever.json").exists():
         try:
@@ -111,14 +116,17 @@ def build_lexical(store, cache_dir: Path) -> Lexical:
         for doc, meta in zip(docs, metas):
             nodes.append(metadata_dict_to_node(meta, text=doc))
     retriever = BM25Retriever.from_defaults(nodes=nodes, similarity_top_k=1, language=BM25_STOPWORDS)
-    tmp = cache_dir / f".{key}.tmp-{threading.get_ident()}"
+    tmp = cache_dir / f".{key}.tmp-{os.getpid()}-{threading.get_ident()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     retriever.persist(str(tmp), show_progress=False)
-    for old in cache_dir.iterdir():  # one cache per collection is enough
-        if old.is_dir() and old.name.split("-")[0] == key.split("-")[0] and old != tmp:
+    for old in cache_dir.iterdir():  # the directory is this collection's: older caches are stale
+        if old.is_dir() and old != tmp and not old.name.startswith("."):
             shutil.rmtree(old, ignore_errors=True)
-    tmp.rename(target)
+    try:
+        tmp.rename(target)
+    except OSError:  # another process just wrote the same cache
+        shutil.rmtree(tmp, ignore_errors=True)
     return Lexical(BM25Retriever.from_persist_dir(str(target), show_progress=False))  # loaded, its bm25 carries the corpus
 
 
