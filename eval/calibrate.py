@@ -15,14 +15,21 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
+from rag.errors import InputError
+
 from .checker import CALIBRATION_FILE, DEFAULT_PARAMS, SupportChecker
+from .harness import json_lines
 from .metrics import balanced_accuracy
 
 DATA = Path(__file__).parent / "data"
 
 
 def read_pairs(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = list(json_lines(path))
+    bad = [f"line {n}: {row}" for n, row in rows if not isinstance(row, dict)]
+    if bad:
+        raise InputError(f"{path} has bad lines: {'; '.join(bad[:5])}")
+    return [row for _, row in rows]
 
 
 def score(checker: SupportChecker, rows: list[dict], feats: list[dict], params: dict) -> tuple[float, dict[str, float]]:

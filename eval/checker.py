@@ -129,9 +129,6 @@ class SupportChecker:
         features = self.features(claim, texts)
         return self.decide(features)
 
-    def check_many(self, pairs: list[tuple[str, str]]) -> list[Verdict]:
-        return [self.check(c, s) for c, s in pairs]
-
     # -- the two halves, separate so calibration can reuse features ----------------------
     def features(self, claim: str, texts: list[str]) -> dict[str, Any]:
         claim = strip_markers(claim)
@@ -162,7 +159,8 @@ class SupportChecker:
 
     def _windows(self, texts: list[str]) -> tuple[list[str], np.ndarray]:
         key = hashlib.sha1("\x00".join(texts).encode()).hexdigest()
-        if key not in self._window_cache:
+        hit = self._window_cache.get(key)
+        if hit is None:  # the UI checks from several threads: never index the cache after writing it
             from rag.chunking import split_sentences
 
             windows: list[str] = []
@@ -171,10 +169,11 @@ class SupportChecker:
                 windows.extend(sents)
                 windows.extend(f"{a} {b}" for a, b in zip(sents, sents[1:]))
             vectors = self.embedder.embed(windows) if windows else np.zeros((0, 384), dtype=np.float32)
+            hit = (windows, vectors)
             if len(self._window_cache) > 2048:
-                self._window_cache.clear()
-            self._window_cache[key] = (windows, vectors)
-        return self._window_cache[key]
+                self._window_cache = {}
+            self._window_cache[key] = hit
+        return hit
 
 
 # -- hard checks ---------------------------------------------------------------------------------
@@ -385,7 +384,9 @@ def _rescale(cos: float) -> float:
 
 
 def strip_markers(text: str) -> str:
-    return re.sub(r"\s*\[\d+\]", "", text).strip()
+    from rag.citations import SIMPLE_MARKER
+
+    return re.sub(r"\s+([.,;:!?])", r"\1", SIMPLE_MARKER.sub("", text)).strip()
 
 
 # -- calibration file ------------------------------------------------------------------------------

@@ -51,9 +51,13 @@ class Question:
 def json_lines(path: Path) -> Iterator[tuple[int, Any]]:
     """``(line number, object)`` for each non-blank line; the object is a :class:`str` reason
     when the line is not valid JSON."""
-    if not path.exists():
-        raise InputError(f"No such file: {path}.")
-    for n, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), start=1):
+    if not path.is_file():
+        raise InputError(f"No such file: {path}." if not path.exists() else f"{path} is a directory, not a JSON-lines file.")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path} is not UTF-8 text (byte {exc.start}): re-save it as UTF-8.") from None
+    for n, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
@@ -116,18 +120,22 @@ class Scorer:
     def __init__(self, judge, skip_lines: tuple[str, ...] = ()):
         self.judge = judge
         self.skip = skip_lines
-        self._cache: dict[tuple[str, tuple[int, ...]], Verdict] = {}
+        self._cache: dict[tuple[str, tuple[str, ...]], Verdict] = {}
 
     def verdict(self, text: str, numbers: list[int], sources: dict[int, str]) -> Verdict:
-        key = (text, tuple(sorted(numbers)))
-        if key not in self._cache:
-            texts = [sources[n] for n in sorted(numbers) if n in sources]
-            self._cache[key] = self.judge.check(text, texts) if texts else Verdict(False, 0.0, ["cites nothing"])
-        return self._cache[key]
+        """Does ``text`` follow from the sources ``numbers`` (read together)? Cached by claim and source texts."""
+        texts = tuple(sources[n] for n in sorted(numbers) if n in sources)
+        key = (text, texts)
+        hit = self._cache.get(key)  # shared by the UI's threads: read once, never index after writing
+        if hit is None:
+            hit = self.judge.check(text, list(texts)) if texts else Verdict(False, 0.0, ["cites nothing"])
+            if len(self._cache) > 4096:
+                self._cache = {}
+            self._cache[key] = hit
+        return hit
 
     def score(self, answer) -> dict[str, Any]:
         sources = {s.number: s.text for s in answer.sources}
-        self._cache.clear()
 
         def supports(text: str, numbers: list[int]) -> bool:
             return self.verdict(text, numbers, sources).supported
@@ -139,7 +147,9 @@ class Scorer:
         rows = []
         for v in verdicts:
             row = v.to_dict()
-            row["score"] = round(self.verdict(v.sentence, v.cited, sources).score, 4) if v.cited else 0.0
+            checked = self.verdict(v.sentence, v.cited, sources) if v.cited else None
+            row["score"] = round(checked.score, 4) if checked else 0.0
+            row["reasons"] = checked.reasons if checked else ["cites no source"]
             rows.append(row)
         return {
             "citation_recall": recall,
@@ -178,7 +188,7 @@ def run_eval(
 ) -> dict[str, Any]:
     from rag.answerers.extractive import PREAMBLE
 
-    questions = load_questions(questions_file)[: limit or None]
+    questions = load_questions(questions_file)[: limit or None]  # bad files fail before any work
     out_dir.mkdir(parents=True, exist_ok=True)
     engine.ensure_ready()
     checker = make_judge(judge, engine)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -89,8 +90,8 @@ def truncate(text: str, limit: int) -> str:
 
 
 def hit_key(metrics: dict) -> str:
-    """The hit@k key of this run (k from the run info, 5 when absent)."""
-    return f"hit@{(metrics.get('run') or {}).get('k') or 5}"
+    """The hit@k key the run's metrics carry (hit@5 when none does)."""
+    return next((key for key in metrics.get("summary") or {} if key.startswith("hit@")), "hit@5")
 
 
 def combined_score(row: dict, hit: str = "hit@5") -> float | None:
@@ -253,8 +254,10 @@ def _checker_line(checker: dict | None) -> str:
 
 
 def _md(text: str) -> str:
-    """Inline text safe in GitHub markdown: one line, HTML escaped, no table-breaking pipes."""
-    return html.escape(" ".join(str(text).split()), quote=False).replace("|", "\\|")
+    """Inline text safe in GitHub markdown: one line, HTML escaped, no table-breaking pipes,
+    and no live links or images (an abstract's ``![](https://tracker)`` stays text)."""
+    flat = html.escape(" ".join(str(text).split()), quote=False)
+    return re.sub(r"([|\[\]!])", r"\\\1", flat)
 
 
 def _md_table(header: list[str], rows: list[list[str]], numeric: range | tuple = ()) -> list[str]:

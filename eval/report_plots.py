@@ -10,6 +10,8 @@ import io
 import math
 from dataclasses import dataclass
 
+from .report import number
+
 SCORE_KEYS = ("faithfulness", "citation_recall", "correctness")
 
 
@@ -18,11 +20,6 @@ class Plot:
     name: str  # file name under plots/
     title: str
     png: bytes
-
-
-def _number(value) -> float | None:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    return float(value) if ok and not math.isnan(value) else None
 
 
 def _figure(width: float = 8.0, height: float = 3.4):
@@ -56,7 +53,7 @@ def plot_by_type(by_type: dict, hit: str) -> bytes | None:
     ax = fig.add_subplot()
     width = 0.8 / len(keys)
     for i, key in enumerate(keys):
-        heights = [_number((m or {}).get(key)) for m in by_type.values()]
+        heights = [number((m or {}).get(key)) for m in by_type.values()]
         xs = [j + (i - (len(keys) - 1) / 2) * width for j in range(len(by_type))]
         ax.bar(xs, [math.nan if h is None else h for h in heights], width, label=key)
     ax.set_xticks(range(len(by_type)), [str(t) for t in by_type])
@@ -74,7 +71,7 @@ def plot_distributions(results: list[dict]) -> bytes | None:
     fig = _figure(height=2.8)
     for i, key in enumerate(SCORE_KEYS):
         ax = fig.add_subplot(1, len(SCORE_KEYS), i + 1)
-        values = [v for v in (_number(m.get(key)) for m in rows) if v is not None]
+        values = [v for v in (number(m.get(key)) for m in rows) if v is not None]
         if values:
             ax.hist(values, bins=[j / 10 for j in range(11)], color="#4c72b0", edgecolor="white")
         else:
@@ -89,7 +86,7 @@ def plot_distributions(results: list[dict]) -> bytes | None:
 
 def plot_latency(results: list[dict], summary: dict) -> bytes | None:
     """Histogram of total seconds per question, with the p50 and p95 lines."""
-    totals = [_number((r.get("timings") or {}).get("total_s")) for r in results]
+    totals = [number((r.get("timings") or {}).get("total_s")) for r in results]
     totals = [v for v in totals if v is not None]
     if not totals:
         return None
@@ -99,7 +96,7 @@ def plot_latency(results: list[dict], summary: dict) -> bytes | None:
     ax = fig.add_subplot()
     ax.hist(totals, bins=min(30, max(5, len(totals) // 4)), color="#8172b2", edgecolor="white")
     for label, q, style in (("p50", 50, "--"), ("p95", 95, ":")):
-        value = _number(summary.get(f"latency_{label}_s"))
+        value = number(summary.get(f"latency_{label}_s"))
         value = float(np.percentile(totals, q)) if value is None else value
         ax.axvline(value, color="black", linestyle=style, label=f"{label} {value:.2f} s")
     ax.set_xlabel("total seconds per question (lower is better)")
@@ -112,8 +109,8 @@ def plot_latency(results: list[dict], summary: dict) -> bytes | None:
 def plot_tokens(results: list[dict]) -> bytes | None:
     """Stacked prompt/completion tokens per question; None when no LLM tokens were used."""
     usage = [(r.get("usage") or {}) for r in results if not r.get("error")]
-    prompt = [_number(u.get("prompt_tokens")) or 0.0 for u in usage]
-    completion = [_number(u.get("completion_tokens")) or 0.0 for u in usage]
+    prompt = [number(u.get("prompt_tokens")) or 0.0 for u in usage]
+    completion = [number(u.get("completion_tokens")) or 0.0 for u in usage]
     if not any(prompt) and not any(completion):
         return None
     fig = _figure(height=2.8)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable
@@ -14,20 +15,28 @@ CHUNKER_VERSION = "1"
 _HIDDEN_KEYS = ["paper_id", "chunk", "content_hash", "year", "categories", "authors", "url", "abstract"]
 
 
+_TIKTOKEN_LOCK = threading.Lock()
+
+
 @lru_cache(maxsize=1)
 def cl100k() -> Any:
-    """tiktoken's cl100k_base, loaded from the cache llama-index ships (works offline)."""
+    """tiktoken's cl100k_base, loaded from the cache llama-index ships (works offline).
+
+    tiktoken reads its cache location only from ``TIKTOKEN_CACHE_DIR``, so this sets it for
+    the duration of the load (as llama-index does), under a lock, unless the user set it.
+    """
     import llama_index.core
     import tiktoken
 
     cache = Path(llama_index.core.__file__).parent / "_static" / "tiktoken_cache"
-    if "TIKTOKEN_CACHE_DIR" in os.environ or not cache.is_dir():
-        return tiktoken.get_encoding("cl100k_base")
-    os.environ["TIKTOKEN_CACHE_DIR"] = str(cache)  # tiktoken reads its cache location only from here
-    try:
-        return tiktoken.get_encoding("cl100k_base")
-    finally:
-        del os.environ["TIKTOKEN_CACHE_DIR"]
+    with _TIKTOKEN_LOCK:
+        if "TIKTOKEN_CACHE_DIR" in os.environ or not cache.is_dir():
+            return tiktoken.get_encoding("cl100k_base")
+        os.environ["TIKTOKEN_CACHE_DIR"] = str(cache)
+        try:
+            return tiktoken.get_encoding("cl100k_base")
+        finally:
+            del os.environ["TIKTOKEN_CACHE_DIR"]
 
 
 def count_tokens(text: str) -> int:

@@ -75,7 +75,7 @@ class CitationFilter:
     up to the trailing-space tidy-up.
     """
 
-    _MAX_HELD = 40
+    _MAX_HELD = 200
 
     def __init__(self, valid: Iterable[int]):
         self.valid = set(valid)
@@ -103,7 +103,9 @@ class CitationFilter:
         return rest
 
 
-_PARTIAL = re.compile(r"^\[\s*(?:s(?:o(?:u(?:r(?:c(?:e(?:s)?)?)?)?)?)?\s*)?[\d\s,;–—\-and]*$", re.IGNORECASE)
+#: Characters a marker can hold ("[1, 2]", "[1-3]", "[Source 2]", "[sources 1 and 3]"): a bracket
+#: holding only these may still become a marker; any other character releases it as text.
+_PARTIAL = re.compile(r"^\[[\d\s,;–—\-sourceand]*$", re.IGNORECASE)
 
 
 def _could_be_marker(held: str) -> bool:

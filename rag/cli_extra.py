@@ -60,6 +60,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
         from importlib import resources
 
         questions = Path(str(resources.files("rag.eval") / "data" / "questions.jsonl"))
+    from .eval.harness import load_questions
+
+    load_questions(questions)  # a bad question file fails now, not after building the index
     out = args.out or Path(f"rag-eval-{time.strftime('%Y%m%d-%H%M%S')}")
     engine = make_engine(args, top_k=args.k)
     engine.ensure_ready(progress=progress_bar("ingesting sample"))
@@ -92,15 +95,9 @@ def cmd_eval_claims(args: argparse.Namespace) -> int:
             problem = row if isinstance(row, str) else 'needs string "claim" and "source" fields'
             raise InputError(f'{args.file}, line {n}: {problem}; each line is {{"id", "claim", "source"}}.')
         rows.append(row)
-    engine = make_engine(args)
-    if args.judge == "llm":
-        from .eval.judge import LLMJudge
+    from .eval.harness import make_judge
 
-        checker = LLMJudge(engine.settings, engine.settings.index_dir / "judge_cache.jsonl")
-    else:
-        from .eval.checker import SupportChecker
-
-        checker = SupportChecker(embedder=engine.embedder)
+    checker = make_judge(args.judge, make_engine(args))
     labels, predicted = [], []
     for n, row in enumerate(rows, start=1):
         verdict = checker.check(row["claim"], row["source"])

@@ -25,12 +25,19 @@ log = logging.getLogger("rag")
 
 NO_ANSWER = "The collection does not answer this question."
 MAX_QUESTION_CHARS = 4000
-_FOLLOW_UP = re.compile(
-    r"^(and|but|also|so|what about|how about|why|which one|which of|is it|are they|does it|do they|can it|"
-    r"what else|tell me more|more on|compare)\b|\b(it|its|they|them|their|this|that|these|those|the same|"
-    r"the paper|the method|the model|the authors|above|former|latter)\b",
+#: A question that continues the conversation: it opens with a continuation, or refers back
+#: within its first words ("How big is it?", "Does their method scale?").
+_CONTINUES = re.compile(
+    r"^(and|but|also|so|what about|how about|what else|which one|which of them|tell me more|more on|compare)\b",
     re.IGNORECASE,
 )
+_REFERS_BACK = re.compile(
+    r"\b(it(?! (is )?(possible|easier|harder|easy|hard|feasible|difficult|necessary|likely))|its|they|them|their|these|"
+    r"those|(this|that|the) (paper|method|model|work|approach|one|study|system)|"
+    r"the authors|the same|above|former|latter)\b",
+    re.IGNORECASE,
+)
+SHORT_QUESTION_WORDS = 5
 
 
 def sample_corpus() -> Path:
@@ -42,7 +49,8 @@ class Engine:
     def __init__(self, settings: Settings | None = None, notify: Callable[[str], None] | None = None):
         self.settings = settings or Settings.load()
         self.notify = notify or log.warning
-        self._lock = threading.RLock()
+        self._ingest_lock = threading.Lock()  # one ingest at a time; questions go on meanwhile
+        self._lock = threading.RLock()  # lazily built shared parts (BM25 index, LLM clients)
         self._lexical = None
         self._lexical_key: str | None = None
         self._llms: dict[str, object] = {}
@@ -59,10 +67,6 @@ class Engine:
         from .embedding import MiniLMEmbedding
 
         return MiniLMEmbedding()
-
-    @cached_property
-    def llm(self):
-        return self.llm_for(self.settings.model)
 
     def llm_for(self, model: str):
         """The OpenAI-compatible answerer for ``model`` (one client per model, reused)."""
@@ -85,19 +89,19 @@ class Engine:
                 self._lexical_key = key
             return self._lexical
 
-    def answerer(self, backend: str | None = None, model: str | None = None):
+    def answerer(self, backend: str | None = None, model: str | None = None, lexical=None):
         kind = backend or self.settings.resolved_backend()
         if kind == "openai":
-            return self.llm_for(model) if model else self.llm
+            return self.llm_for(model or self.settings.model)
         from .answerers.extractive import ExtractiveAnswerer
 
-        return ExtractiveAnswerer(self.embedder, self.lexical())
+        return ExtractiveAnswerer(self.embedder, lexical or self.lexical())
 
     # -- ingest -------------------------------------------------------------------------------
     def ingest(self, paths, progress=None):
         from .ingestion import ingest_files
 
-        with self._lock:
+        with self._ingest_lock:
             return ingest_files(
                 paths, self.store, self.embedder, self.settings.chunk_tokens, self.settings.chunk_overlap, progress
             )
@@ -126,12 +130,12 @@ class Engine:
         _check_k(k)
         self.ensure_ready()
         self._check_not_empty()
-        return self._search(question, k, filters)
+        return self._search(question, k, filters, self.lexical())
 
-    def _search(self, query: str, k: int, filters: Filters | None) -> list[Source]:
+    def _search(self, query: str, k: int, filters: Filters | None, lexical) -> list[Source]:
         from .retrieval import hybrid_search
 
-        return hybrid_search(query, k, self.store, self.embedder, self.lexical(), self.settings.candidates, filters)
+        return hybrid_search(query, k, self.store, self.embedder, lexical, self.settings.candidates, filters)
 
     def search_query(self, question: str, history: list[dict] | None, answerer=None) -> str:
         """The question to retrieve with: follow-ups are made standalone using the history."""
@@ -140,7 +144,7 @@ class Engine:
             return question
         if hasattr(answerer, "rewrite"):  # an LLM rewrites; without one, a heuristic decides
             return answerer.rewrite(question, history or [])
-        if _FOLLOW_UP.search(question) or len(question.split()) <= 5:
+        if is_follow_up(question):
             return f"{earlier[-1]} {question}"
         return question
 
@@ -181,11 +185,12 @@ class Engine:
         backend = backend or self.settings.resolved_backend()
         self.ensure_ready()
         self._check_not_empty()
-        answerer = self.answerer(backend, model)
+        lexical = self.lexical()
+        answerer = self.answerer(backend, model, lexical)
         query = self.search_query(question, history, answerer)
         t0 = time.perf_counter()
         k = _check_k(self.settings.top_k if k is None else k)
-        sources = self._search(query, k, filters)
+        sources = self._search(query, k, filters, lexical)
         timings = {"retrieve_s": time.perf_counter() - t0}
         base = Answer(
             question=question,
@@ -266,6 +271,16 @@ class AnswerStream:
 
 def _later(make: Callable[[], Draft]) -> Iterator[Draft]:
     yield make()
+
+
+def is_follow_up(question: str) -> bool:
+    """Without an LLM to rewrite it, is this question a follow-up to the previous one?"""
+    words = question.split()
+    return (
+        len(words) <= SHORT_QUESTION_WORDS
+        or bool(_CONTINUES.search(question))
+        or bool(_REFERS_BACK.search(" ".join(words[:5])))
+    )
 
 
 def _may_be_sentinel(text: str) -> bool:

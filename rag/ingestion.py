@@ -86,7 +86,11 @@ def ingest_files(
     chunk_overlap: int,
     progress: Progress | None = None,
 ) -> IngestReport:
-    """Ingest every file in ``paths`` into ``store``. All files are checked before any write."""
+    """Ingest every file in ``paths`` into ``store``.
+
+    Every file's type, readability and header (CSV) or structure (JSON array) are checked
+    before any write; a record-level problem skips that record; a file that breaks off
+    part-way stops the run with what was kept so far committed and reported."""
     files = [Path(p) for p in paths]
     if not files:
         raise InputError("No files given: pass one or more abstract files (.txt, .jsonl, .json, .csv).")
@@ -106,6 +110,13 @@ def ingest_files(
             done += len(batch)
             if progress:
                 progress(done, total)
+    except InputError as exc:  # a file that broke part-way: say what was kept
+        if report.new or report.updated:
+            raise InputError(
+                f"{exc} Before that, {report.new} new and {report.updated} updated papers were added; "
+                "run the same command again once it is fixed: nothing is added twice."
+            ) from None
+        raise
     finally:
         if changed:
             store.bump_generation()

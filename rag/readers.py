@@ -13,6 +13,7 @@ import io
 import json
 import re
 import unicodedata
+import zlib
 from pathlib import Path
 from typing import IO, Any, Iterator
 
@@ -60,7 +61,11 @@ def check_readable(path: Path) -> str:
     try:
         with _open_binary(path) as fh:
             fh.read(1)
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        if fmt == "csv":
+            _csv_columns(path)  # a missing title or abstract column fails the file up front
+        elif fmt == "jsonl" and _first_char(path) == "[":
+            _json_array(path)
+    except (OSError, EOFError, zlib.error) as exc:
         raise InputError(f"Cannot read {path}: {exc}.") from None
     return fmt
 
@@ -69,7 +74,10 @@ def read_papers(path: Path) -> Iterator[Record]:
     """Yield ``(where, paper_or_reason)`` for every record in ``path``."""
     fmt = check_readable(path)
     reader = {"text": _read_text, "jsonl": _read_jsonl, "csv": _read_csv}[fmt]
-    yield from reader(path)
+    try:
+        yield from reader(path)
+    except (OSError, EOFError, zlib.error) as exc:  # e.g. a truncated .gz, found part-way through
+        raise InputError(f"Cannot read {path} to the end: {exc}. Fix or re-download the file.") from None
 
 
 def estimate_records(path: Path) -> int | None:
@@ -91,9 +99,11 @@ def _read_text(path: Path) -> Iterator[Record]:
             yield where, str(text)
         elif text.strip():
             body.append((where, text.strip()))
+    had_header = False
     while body and body[0][1].startswith(_HEADER_PREFIXES):
         body.pop(0)
-    if body and body[0][1].startswith("Subscribe") and len(body[0][1]) > len("Subscribe"):
+        had_header = True
+    if had_header and body and body[0][1].startswith("Subscribe") and len(body[0][1]) > len("Subscribe"):
         # the sample was scraped from a page whose "Subscribe" button precedes the first title
         body[0] = (body[0][0], body[0][1][len("Subscribe"):].lstrip())
     i = 0
@@ -136,12 +146,7 @@ def _decoded_lines(path: Path) -> Iterator[tuple[str, str]]:
 
 def _read_jsonl(path: Path) -> Iterator[Record]:
     if _first_char(path) == "[":
-        try:
-            with _open_binary(path) as fh:
-                items = json.load(fh)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise InputError(f"{path} is not valid JSON: {exc}. Fix it, or write one JSON object per line.") from None
-        for n, item in enumerate(items, start=1):
+        for n, item in enumerate(_json_array(path), start=1):
             yield f"record {n}", _paper_or_reason(item)
         return
     for where, text in _decoded_lines(path):
@@ -158,6 +163,17 @@ def _read_jsonl(path: Path) -> Iterator[Record]:
         yield where, _paper_or_reason(item)
 
 
+def _json_array(path: Path) -> list[Any]:
+    try:
+        with _open_binary(path) as fh:
+            items = json.load(fh)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path} is not valid JSON: {exc}. Fix it, or write one JSON object per line.") from None
+    if not isinstance(items, list):
+        raise InputError(f"{path} holds a JSON {type(items).__name__}, not a list of records.")
+    return items
+
+
 def _first_char(path: Path) -> str:
     with _open_binary(path) as fh:
         head = fh.read(4096).decode("utf-8-sig", errors="replace").lstrip()
@@ -168,17 +184,8 @@ def _first_char(path: Path) -> str:
 
 
 def _read_csv(path: Path) -> Iterator[Record]:
-    delimiter = "\t" if ".tsv" in [s.lower() for s in path.suffixes] else ","
     with _open_binary(path) as raw:
-        text = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace", newline="")
-        reader = csv.DictReader(text, delimiter=delimiter)
-        columns = {(c or "").strip().lower() for c in reader.fieldnames or []}
-        missing = {"title", "abstract"} - columns
-        if missing and not ("summary" in columns and missing == {"abstract"}):
-            raise InputError(
-                f"{path} has no {' or '.join(sorted(missing))} column (found: {', '.join(sorted(columns)) or 'none'}). "
-                "A CSV of abstracts needs a header row with title and abstract columns."
-            )
+        reader = _csv_reader(path, raw)
         start = 2
         for row in reader:
             where = f"line {start}"
@@ -190,6 +197,25 @@ def _read_csv(path: Path) -> Iterator[Record]:
                 yield where, "not valid UTF-8; re-save the file as UTF-8"
                 continue
             yield where, _paper_or_reason(row)
+
+
+def _csv_reader(path: Path, raw: IO[bytes]) -> csv.DictReader:
+    delimiter = "\t" if ".tsv" in [s.lower() for s in path.suffixes] else ","
+    text = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace", newline="")
+    reader = csv.DictReader(text, delimiter=delimiter)
+    columns = {(c or "").strip().lower() for c in reader.fieldnames or []}
+    missing = {"title", "abstract"} - columns
+    if missing and not ("summary" in columns and missing == {"abstract"}):
+        raise InputError(
+            f"{path} has no {' or '.join(sorted(missing))} column (found: {', '.join(sorted(columns)) or 'none'}). "
+            "A CSV of abstracts needs a header row with title and abstract columns."
+        )
+    return reader
+
+
+def _csv_columns(path: Path) -> None:
+    with _open_binary(path) as raw:
+        _csv_reader(path, raw)
 
 
 # -- mapping records to papers ------------------------------------------------------

@@ -63,7 +63,6 @@ class Lexical:
     def __init__(self, retriever: Any):
         import Stemmer
 
-        self.retriever = retriever
         self.bm25 = retriever.bm25
         self.stemmer = Stemmer.Stemmer("english")
         indptr = np.asarray(self.bm25.scores["indptr"])

@@ -70,3 +70,10 @@ def test_streaming_filter_releases_an_unclosed_bracket_at_the_end():
     filt = CitationFilter(valid=[1])
     assert filt.feed("see [1") == "see "
     assert filt.flush() == "[1"
+
+
+def test_streaming_filter_handles_source_words_and_long_lists():
+    raw = "A [1, source 9]. B [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14]."
+    filt = CitationFilter(valid=[1, 2])
+    streamed = "".join(filt.feed(ch) for ch in raw) + filt.flush()
+    assert streamed == "A [1]. B [1][2]."

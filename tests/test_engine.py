@@ -71,3 +71,34 @@ def test_streaming_yields_the_same_text_as_the_answer(tiny_engine):
     text = "".join(stream)
     assert stream.answer is not None and text == stream.answer.text
     assert stream.answer.citations[0].paper_id == "2008.00005"
+
+
+@pytest.mark.parametrize(
+    "question, follow_up",
+    [
+        ("How big is it?", True),
+        ("Does their method scale to larger models and longer inputs?", True),
+        ("And what about energy use on mobile devices and laptops?", True),
+        ("Which papers show that diffusion models can generate long videos at high resolution?", False),
+        ("What methods make it possible to serve thousands of LoRA adapters on one GPU?", False),
+    ],
+)
+def test_follow_up_heuristic(question, follow_up):
+    from rag.engine import is_follow_up
+
+    assert is_follow_up(question) is follow_up
+
+
+@pytest.mark.parametrize(
+    "reply, abstains",
+    [
+        ("INSUFFICIENT_EVIDENCE", True),
+        ("  **INSUFFICIENT_EVIDENCE**.", True),
+        ("Insufficient evidence", True),
+        ("Prior work found insufficient evidence that pruning helps [1]. Our method does [2].", False),
+    ],
+)
+def test_only_a_sentinel_reply_is_an_abstention(reply, abstains):
+    from rag.answerers.base import is_abstention
+
+    assert is_abstention(reply) is abstains

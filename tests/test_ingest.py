@@ -104,3 +104,12 @@ def test_chunks_keep_the_title_and_stay_near_the_token_budget():
         assert ("abstract" in node.metadata) == (i == 0)
         assert node.get_content().rstrip().endswith(".")  # sentence-aligned
     assert [n.node_id for n in nodes] == [n.node_id for n in make_nodes(paper, "h" * 16, 64, 16)]
+
+
+def test_a_broken_json_array_fails_before_any_file_is_written(tiny_settings, tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text('[{"title": "A", "abstract": "x"}, ')
+    engine = Engine(tiny_settings, notify=lambda m: None)
+    with pytest.raises(InputError, match="bad.json is not valid JSON"):
+        engine.ingest([TINY, bad])
+    assert engine.store.count() == 0

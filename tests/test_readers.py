@@ -165,3 +165,22 @@ def test_slugify_is_readable_and_stable():
     assert slugify("PIM-GPT: A Hybrid Process-in-Memory Accelerator") == "pim-gpt-a-hybrid-process-in-memory-accelerator"
     assert slugify("Über  Café ☕") == "uber-cafe"
     assert slugify("???") == "untitled"
+
+
+def test_subscribe_prefix_is_only_stripped_after_the_sample_header(tmp_path):
+    f = tmp_path / "a.txt"
+    f.write_text("Subscriber Churn Prediction with Graphs\n" + ABSTRACT + "\n")
+    assert papers_and_skips(f)[0][0].title == "Subscriber Churn Prediction with Graphs"
+
+
+def test_truncated_gzip_is_an_input_error(tmp_path):
+    import zlib  # noqa: F401  (the error class the reader translates)
+
+    full = tmp_path / "full.jsonl.gz"
+    with gzip.open(full, "wt") as fh:
+        for i in range(2000):
+            fh.write(json.dumps({"title": f"T{i}", "abstract": ABSTRACT + f" {i} " + "x" * 50}) + "\n")
+    cut = tmp_path / "cut.jsonl.gz"
+    cut.write_bytes(full.read_bytes()[: full.stat().st_size // 2])
+    with pytest.raises(InputError, match="Cannot read .*cut.jsonl.gz to the end"):
+        list(read_papers(cut))

@@ -115,8 +115,8 @@ def test_worst_answers_lowest_combined_first_then_wrong_abstentions_and_errors(r
     assert "Combined score = mean of the non-null values" in worst
     assert worst.index("### 1. q002 · multi · combined 37.5%") < worst.index("### 2. q003 · single · combined 75.0%")
     assert "q001" not in worst and "q005" not in worst  # perfect, and abstained: listed elsewhere
-    assert "- ✓ 0.83 The method is 1.8x faster [1]." in worst
-    assert "- ✗ 0.12 It runs on TPUs [1]." in worst
+    assert "- ✓ 0.83 The method is 1.8x faster \\[1\\]." in worst  # brackets escaped: no live markdown links
+    assert "- ✗ 0.12 It runs on TPUs \\[1\\]." in worst
     assert "**Missing key facts:** A100" in worst
     assert "`p-q002` — evidence 0.71" in worst
     wrong = md[md.index("## Wrong abstentions"):md.index("## Errors")]

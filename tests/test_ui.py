@@ -178,7 +178,7 @@ def test_empty_index_offers_the_sample_and_takes_uploads(empty_app_url, page, tm
     bad.write_text('{"title": "only a title"}\nnot json\n')
     page.set_input_files("#upload input[type=file]", str(bad))
     page.click("#add-files")
-    page.wait_for_selector("#ingest-result:has-text('Nothing was added')", timeout=60_000)
+    page.wait_for_selector("#ingest-result:has-text('nothing was added')", timeout=60_000)
     assert "line 1: no abstract" in page.inner_text("#ingest-result")
     assert "The collection is empty" in page.inner_text("#stats")
     page.click("#load-sample")

@@ -9,8 +9,10 @@ The named API endpoint ``/ask`` answers with JSON for ``gradio_client``.
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
+import threading
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -27,6 +29,7 @@ from rag.types import Filters  # noqa: E402
 
 from .render import CSS, chat_html, export_markdown, sources_html, stats_markdown  # noqa: E402
 
+log = logging.getLogger("rag.ui")
 UPLOAD_TYPES = [".txt", ".jsonl", ".ndjson", ".json", ".csv", ".tsv", ".gz"]
 
 
@@ -35,16 +38,20 @@ class ChatApp:
 
     def __init__(self, engine: Engine):
         self.engine = engine
-        self._checker = None
+        self._scorer = None
+        self._scorer_lock = threading.Lock()
         self.export_dir = Path(tempfile.mkdtemp(prefix="rag-ui-"))
 
     @property
-    def checker(self):
-        if self._checker is None:
-            from rag.eval.checker import SupportChecker
+    def scorer(self):
+        """The eval's scorer, so a sentence's ✓/✗ here is the verdict `rag eval` would give it."""
+        with self._scorer_lock:
+            if self._scorer is None:
+                from rag.eval.checker import SupportChecker
+                from rag.eval.harness import Scorer
 
-            self._checker = SupportChecker(embedder=self.engine.embedder)
-        return self._checker
+                self._scorer = Scorer(SupportChecker(embedder=self.engine.embedder), skip_lines=(PREAMBLE,))
+            return self._scorer
 
     # -- chat -----------------------------------------------------------------------------------------
     def respond(self, question: str, turns: list[dict], k: float, backend: str, model: str,
@@ -76,42 +83,48 @@ class ChatApp:
                     last = time.monotonic()
                     yield self._view(turns)
             answer = stream.answer
+            turn.update(self.check(answer), answer=answer.to_dict(), pending=False, partial="")
         except RagError as exc:
             turn.update(error=str(exc), pending=False)
-            yield self._view(turns)
-            return
-        turn.update(answer=answer.to_dict(), pending=False, partial="")
-        turn.update(self.check(answer))
-        yield self._view(turns, export=True)
+        except Exception as exc:  # never leave a turn stuck at "writing…"
+            log.exception("answering %r failed", question)
+            turn.update(error=f"Something went wrong ({type(exc).__name__}: {exc}). The server log has the details.",
+                        pending=False)
+        yield self._view(turns, export=not turn.get("error"))
 
     def check(self, answer) -> dict[str, Any]:
         """Per-sentence support verdicts, and the source sentences each citation points at."""
         from rag.eval.checker import best_sentence
-        from rag.eval.metrics import statements
 
         if answer.abstained:
             return {"verdicts": [], "highlights": {}}
+        scorer = self.scorer
+        verdicts = scorer.score(answer)["verdicts"]
         texts = {s.number: s.text for s in answer.sources}
-        verdicts, highlights = [], defaultdict(list)
-        for st in statements(answer.text, skip=(PREAMBLE,)):
-            cited = [n for n in st.cited if n in texts]
-            if not cited:
-                verdicts.append({"sentence": st.text, "cited": [], "supported": False, "score": 0.0, "reasons": []})
-                continue
-            v = self.checker.check(st.text, [texts[n] for n in cited])
-            verdicts.append({"sentence": st.text, "cited": cited, "supported": v.supported, "score": v.score, "reasons": v.reasons})
-            for n in cited:
-                window = v.best_window if len(cited) == 1 else self.checker.check(st.text, texts[n]).best_window
-                highlights[n].append(best_sentence(st.text, window))
+        highlights: dict[int, list[str]] = defaultdict(list)
+        for v in verdicts:
+            for n in v["cited"]:
+                if n in texts:
+                    window = scorer.verdict(v["sentence"], [n], texts).best_window
+                    highlights[n].append(best_sentence(v["sentence"], window))
         return {"verdicts": verdicts, "highlights": dict(highlights)}
 
     def _view(self, turns: list[dict], keep_input: bool = False, export: bool = False) -> tuple:
         export_file = gr.update()
         if export:
-            path = self.export_dir / f"conversation-{time.strftime('%Y%m%d-%H%M%S')}.md"
-            path.write_text(export_markdown(turns), encoding="utf-8")
-            export_file = gr.update(value=str(path), interactive=True)
+            self._forget_old_exports()
+            fd, name = tempfile.mkstemp(dir=self.export_dir, prefix=f"conversation-{time.strftime('%Y%m%d-%H%M%S')}-",
+                                        suffix=".md")
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:  # a file of its own per answer: sessions never share one
+                fh.write(export_markdown(turns))
+            export_file = gr.update(value=name, interactive=True)
         return chat_html(turns), sources_html(turns), turns, gr.update() if keep_input else "", export_file
+
+    def _forget_old_exports(self, max_age_s: float = 3600) -> None:
+        cutoff = time.time() - max_age_s
+        for old in self.export_dir.glob("conversation-*.md"):
+            if old.stat().st_mtime < cutoff:
+                old.unlink(missing_ok=True)
 
     def clear(self) -> tuple:
         return chat_html([]), sources_html([]), [], "", gr.update(value=None, interactive=False)
@@ -151,8 +164,11 @@ class ChatApp:
         try:
             summary = self.engine.ingest(paths, progress=report).summary()
             message = "```\n" + summary + "\n```"
-        except RagError as exc:
-            message = f"**Nothing was added.** {exc}"
+        except RagError as exc:  # its message says what, if anything, was added
+            message = f"**Could not ingest:** {exc}"
+        except Exception as exc:
+            log.exception("ingesting %s failed", paths)
+            message = f"**Could not ingest:** unexpected {type(exc).__name__}: {exc}"
         return message, *self.collection_view()
 
     def collection_view(self) -> tuple:

@@ -14,8 +14,7 @@ from urllib.parse import urlparse
 
 from rag.answerers.extractive import PREAMBLE
 from rag.chunking import split_sentences
-
-_MARKER = re.compile(r"\[(\d+)\]")
+from rag.citations import SIMPLE_MARKER
 
 CSS = """
 #chat { min-height: 420px; }
@@ -140,7 +139,7 @@ def link_citations(t: int, escaped: str, valid: set[int]) -> str:
             return m.group(0)
         return f'<a class="cite" href="#src-{t}-{n}" data-turn="{t}" data-n="{n}">[{n}]</a>'
 
-    return _MARKER.sub(repl, escaped)
+    return SIMPLE_MARKER.sub(repl, escaped)
 
 
 def badge(verdict: dict) -> str:

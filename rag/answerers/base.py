@@ -19,4 +19,7 @@ class Draft:
 
 
 def is_abstention(text: str) -> bool:
-    return CANNOT_ANSWER in text.upper().replace(" ", "_")
+    """True when the reply *is* the sentinel (give or take quotes, markup and a trailing remark),
+    not when an answer merely mentions "insufficient evidence"."""
+    head = text.strip().strip("\"'`*").upper().replace(" ", "_")
+    return head.startswith(CANNOT_ANSWER)

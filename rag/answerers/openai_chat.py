@@ -42,11 +42,15 @@ class OpenAIChatAnswerer:
     # -- prompts ------------------------------------------------------------------------
     def messages(self, question: str, sources: list[Source], history: list[dict] | None) -> list[dict]:
         msgs = [{"role": "system", "content": self.system.format()}]
-        turns = self.settings.history_turns
-        for turn in (history or [])[-turns:] if turns else []:
+        for turn in self._recent(history):
             msgs.append({"role": turn["role"], "content": turn["content"]})
         msgs.append({"role": "user", "content": self.user.format(sources=format_sources(sources), question=question)})
         return msgs
+
+    def _recent(self, history: list[dict] | None) -> list[dict]:
+        """The last ``history_turns`` messages (none when it is 0)."""
+        n = self.settings.history_turns
+        return list(history or [])[-n:] if n else []
 
     # -- calls ----------------------------------------------------------------------------
     def answer(self, question: str, sources: list[Source], history: list[dict] | None = None) -> Draft:
@@ -69,16 +73,19 @@ class OpenAIChatAnswerer:
         progress = {"started": False}
         with self._errors(progress):
             stream = self._open_stream(self.messages(question, sources, history))
-            for chunk in stream:
-                progress["started"] = True
-                if getattr(chunk, "usage", None):
-                    usage = _usage(chunk.usage)
-                for choice in chunk.choices or []:
-                    finish = choice.finish_reason or finish
-                    delta = getattr(choice.delta, "content", None)
-                    if delta:
-                        parts.append(delta)
-                        yield delta
+            try:
+                for chunk in stream:
+                    progress["started"] = True
+                    if getattr(chunk, "usage", None):
+                        usage = _usage(chunk.usage)
+                    for choice in chunk.choices or []:
+                        finish = choice.finish_reason or finish
+                        delta = getattr(choice.delta, "content", None)
+                        if delta:
+                            parts.append(delta)
+                            yield delta
+            finally:  # also when the reader stops early: give the connection back
+                stream.close()
         if finish is None:
             raise ServiceError(
                 f"The LLM server at {self.endpoint} sent a broken response (the stream ended before the answer did): try again."
@@ -88,7 +95,7 @@ class OpenAIChatAnswerer:
 
     def rewrite(self, question: str, history: list[dict]) -> str:
         """A standalone version of a follow-up question, for retrieval."""
-        convo = "\n".join(f"{t['role']}: {t['content']}" for t in history[-self.settings.history_turns :])
+        convo = "\n".join(f"{t['role']}: {t['content']}" for t in self._recent(history))
         text = self.complete(self.condense.format(history=convo, question=question), max_tokens=120)
         return text.splitlines()[0].strip() if text else question
 
