@@ -2,9 +2,10 @@
 
 Tunes the soft check (threshold and cosine weight) for balanced accuracy on the
 tuning pairs (``eval/data/claims.jsonl``), then reports balanced accuracy, overall and
-per kind, on pairs it never saw (``eval/data/claims_holdout.jsonl``: other abstracts,
-written separately). Writes ``eval/data/checker_calibration.json``, which the checker
-loads.
+per kind, on pairs it was not tuned on: ``eval/data/claims_holdout.jsonl`` (other
+abstracts, written separately) and ``eval/data/claims_dev2.jsonl`` (claims in the
+style of an LLM's answer sentences). Writes ``eval/data/checker_calibration.json``,
+which the checker loads.
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--tune", type=Path, default=DATA / "claims.jsonl")
     ap.add_argument("--held-out", type=Path, default=DATA / "claims_holdout.jsonl")
+    ap.add_argument("--also", type=Path, nargs="*", default=[DATA / "claims_dev2.jsonl"],
+                    help="more labelled files to report balanced accuracy on")
     ap.add_argument("--out", type=Path, default=DATA / CALIBRATION_FILE)
     args = ap.parse_args(argv)
 
@@ -68,7 +71,14 @@ def main(argv: list[str] | None = None) -> None:
             "balanced_accuracy": round(held_acc, 3),
             "accuracy_by_kind": held_kinds,
         },
+        "also_measured": [],
     }
+    for extra in args.also:
+        rows = read_pairs(extra)
+        acc, kinds = score(checker, rows, [checker.features(r["claim"], [r["source"]]) for r in rows], best)
+        result["also_measured"].append(
+            {"file": f"eval/data/{extra.name}", "pairs": len(rows), "balanced_accuracy": round(acc, 3), "accuracy_by_kind": kinds}
+        )
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
 

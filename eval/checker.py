@@ -33,18 +33,24 @@ CALIBRATION_FILE = "checker_calibration.json"
 #: Used when no calibration file ships; calibrate.py writes the tuned one.
 DEFAULT_PARAMS = {"threshold": 0.6, "cosine_weight": 0.5, "hard_penalty": 0.5}
 
-_NUMBER_WORDS = {
+_UNITS = {
     "zero": 0, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
     "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
-    "sixteen": 16, "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "hundred": 100, "thousand": 1000,
-    "twice": 2, "double": 2, "triple": 3, "half": 0.5, "single": 1, "dozen": 12,
+    "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19,
 }
+_TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90}
+_NUMBER_WORDS = {
+    **_UNITS, **_TENS, "hundred": 100, "thousand": 1000,
+    "twice": 2, "double": 2, "triple": 3, "half": 0.5, "quarter": 0.25, "single": 1, "dozen": 12,
+}
+#: Words that are numbers in a source but too ambiguous to hold a claim to ("one of", "a probabilistic one").
+_SOURCE_ONLY_WORDS = {"one": 1}
 _SCALE = {"k": 1e3, "thousand": 1e3, "m": 1e6, "million": 1e6, "b": 1e9, "billion": 1e9, "trillion": 1e12}
 _NUMBER_IN_TOKEN = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)([a-z]*)", re.I)
 _TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-./+]*[A-Za-z0-9+]|[A-Za-z0-9]")
 _NEGATION = re.compile(
-    r"\b(not(?! only| just| merely| simply)|no|never|none|cannot|can't|neither|nor|unable|fails? to|failed to|lacks?|\w+n't|"
-    r"disprov\w*|refut\w*)\b",
+    r"\b(not(?! only| just| merely| simply)|no|never|none|cannot|can't|neither|nor|unable|fails? to|failed to|lack\w*|"
+    r"\w+n't|without|miss(?:es|ed)?|disprov\w*|refut\w*)\b",
     re.I,
 )
 _ABSOLUTE = re.compile(
@@ -84,6 +90,15 @@ _DIRECTIONS = [
     ("static", "dynamic"),
     ("offline", "online"),
     ("above", "below"),
+    ("prefill", "decod"),
+    ("encoder", "decoder"),
+    ("sparse", "dense"),
+    ("short", "long|medium"),
+    ("supervised", "unsupervised|self-supervised"),
+    ("x86", "arm"),
+    ("coarse", "fine-grained"),
+    ("lightweight", "heavyweight"),
+    ("meta-learning", "reinforcement learning"),
 ]
 _COMPARATIVE = re.compile(r"\b(outperform\w*|beats?|surpass\w*|exceed\w*|better than|faster than|superior to)\b", re.I)
 _STOP = frozenset(
@@ -182,7 +197,8 @@ class SupportChecker:
 def hard_failures(claim: str, source: str, window: str) -> list[str]:
     """Reasons the claim cannot be supported by ``source`` (empty: none found)."""
     reasons = []
-    missing_numbers = sorted(numbers(claim) - numbers(source))
+    in_source = numbers(source, strict=False)
+    missing_numbers = sorted(n for n in numbers(claim) if not _same_number(n, in_source))
     if missing_numbers:
         reasons.append("numbers not in the source: " + ", ".join(_fmt(n) for n in missing_numbers))
     src_key = _squash(source)
@@ -202,6 +218,8 @@ def hard_failures(claim: str, source: str, window: str) -> list[str]:
     for up, down in _DIRECTIONS:
         for a, b in ((up, down), (down, up)):
             said = re.search(rf"\b({a})\w*", claim, re.I)
+            if said and _NEGATION.search(" ".join(claim[: said.start()].split()[-2:])):
+                said = None
             if (
                 said
                 and not re.search(rf"\b({b})", claim, re.I)  # a claim naming both sides states a contrast
@@ -209,10 +227,34 @@ def hard_failures(claim: str, source: str, window: str) -> list[str]:
                 and re.search(rf"\b({b})", sentence, re.I)
             ):
                 reasons.append(f"direction reversed ('{said.group(0)}')")
+    dropped = _dropped_qualifier(claim, sentence)
+    if dropped:
+        reasons.append(f"drops the source's qualifier '{dropped}'")
     absolutes = {m.lower() for m in _ABSOLUTE.findall(claim)} - {m.lower() for m in _ABSOLUTE.findall(source)}
     if absolutes:
         reasons.append("absolute words not in the source: " + ", ".join(sorted(absolutes)))
     return reasons
+
+
+_QUALIFIER = re.compile(r"\b(up to|as much as|at most|under certain conditions|in some cases|in certain cases|on some)\b", re.I)
+_CLAIM_HEDGE = re.compile(
+    r"\b(up to|as much as|as many as|at most|as high as|maximum|max|peak|under certain|some|certain|can|may|might|could|"
+    r"roughly|about|approximately|nearly|almost|around|best|highest)\b",
+    re.I,
+)
+
+
+def _dropped_qualifier(claim: str, sentence: str) -> str:
+    """The source says "up to 3.6 BLEU" or "under certain conditions"; the claim states it flat."""
+    if _CLAIM_HEDGE.search(claim):
+        return ""
+    claim_terms = content_terms(claim)
+    claim_numbers = numbers(claim)
+    for m in _QUALIFIER.finditer(sentence):
+        after = sentence[m.end() : m.end() + 40]
+        if numbers(after) & claim_numbers or content_terms(" ".join(after.split()[:3])) & claim_terms:
+            return m.group(0)
+    return ""
 
 
 def best_sentence(claim: str, window: str) -> str:
@@ -275,12 +317,20 @@ def _negation_mismatch(claim: str, window: str) -> str:
 def _negated_terms(text: str) -> set[str]:
     """Stems of the first two content words after each negation cue."""
     out: set[str] = set()
+    text = re.sub(r"\bwith (and|or) without\b", "with", text, flags=re.I)
     for m in _NEGATION.finditer(text):
         if m.group(0).lower().startswith(("disprov", "refut")):
             out.add(m.group(0).lower()[:6])
-        following = [w for w in re.findall(r"[a-z][a-z\-]*", text[m.end() :].lower())[:6] if w not in _STOP and w not in _AUX]
-        out.update(_stemmer().stemWords(following[:2]))
+        clause = re.split(r"[;:,.()]", text[m.end() :], maxsplit=1)[0]
+        following = [w for w in re.findall(r"[a-z][a-z\-]*", clause.lower())[:6] if w not in _STOP and w not in _AUX]
+        # "without hurting accuracy", "no loss in quality": only the harm itself is negated, so only
+        # a side that asserts the harm contradicts it (not one that merely mentions accuracy)
+        harm = bool(following) and following[0].startswith(_HARMS)
+        out.update(_stemmer().stemWords(following[:1] if harm else following[:2]))
     return out
+
+
+_HARMS = ("hurt", "harm", "degrad", "loss", "los", "sacrific", "compromis", "penalt", "drop", "sacrifice")
 
 
 _AUX = frozenset("be been is are was were do does did have has had only just even yet any a the to".split())
@@ -300,15 +350,16 @@ def _comparison_reversed(claim: str, sentence: str) -> bool:
     return not (left_only & before) and bool(left_only & after) and bool(right_only & before)
 
 
-def numbers(text: str) -> set[float]:
+def numbers(text: str, strict: bool = True) -> set[float]:
     """Numbers in ``text``: digits (with k/M/B and million/billion scales) and number words.
 
     Tokens that start with a letter are names, not quantities: ``A100``, ``Llama-70B``, ``INT8``.
+    ``strict=False`` (for sources) also reads "one" as 1.
     """
     found: set[float] = set()
-    tokens = text.split()
+    tokens = text.replace("~", " ").split()
     for i, raw in enumerate(tokens):
-        token = raw.strip("()[]{},;:!?\"'+~≈<>=$").replace(",", "")
+        token = raw.strip("()[]{},;:!?\"'+≈<>=$").replace(",", "")
         if not token or not token[0].isdigit():
             continue
         nxt = tokens[i + 1].strip(".,;:()").lower() if i + 1 < len(tokens) else ""
@@ -319,10 +370,28 @@ def numbers(text: str) -> set[float]:
             scale = suffix if suffix in ("k", "m", "b") else (nxt if nxt in _SCALE and len(nxt) > 1 else "")
             if scale:
                 found.add(value * _SCALE[scale])
-    for word in re.findall(r"[a-z]+", text.lower()):
-        if word in _NUMBER_WORDS:
-            found.add(float(_NUMBER_WORDS[word]))
+    words = _NUMBER_WORDS if strict else {**_NUMBER_WORDS, **_SOURCE_ONLY_WORDS}
+    for m in re.finditer(r"\b([a-z]+)(?:-([a-z]+))?\b", text.lower()):
+        head, tail = m.group(1), m.group(2)
+        if head in _TENS and tail in _UNITS:  # "fifty-nine"
+            found.add(float(_TENS[head] + _UNITS[tail]))
+            continue
+        for word in (head, tail):
+            if word in words:
+                found.add(float(words[word]))
     return found
+
+
+def _same_number(value: float, pool: set[float]) -> bool:
+    """``value`` is in ``pool`` as is, or as the same share written as a percentage (0.5 and 50%)."""
+    return any(abs(value - p) < 1e-9 or abs(value * 100 - p) < 1e-6 or abs(value - p * 100) < 1e-6 for p in pool)
+
+
+_NAME_SUFFIX = re.compile(
+    r"-(style|based|like|aware|specific|generated|level|wise|free|driven|centric|scale|sized|only|friendly|"
+    r"enabled|powered|oriented|agnostic|bound|heavy|intensive|efficient|hardness|hard|complete)$",
+    re.IGNORECASE,
+)
 
 
 def entities(text: str) -> list[str]:
@@ -330,7 +399,7 @@ def entities(text: str) -> list[str]:
     out = []
     tokens = _TOKEN.findall(text)
     for i, tok in enumerate(tokens):
-        core = tok.strip("-./")
+        core = _NAME_SUFFIX.sub("", tok.strip("-./"))  # "NLP-style", "AI-generated": the name is NLP, AI
         if len(core) < 2 or core.lower() in _STOP or core[0].isdigit():
             continue
         has_digit = any(c.isdigit() for c in core)

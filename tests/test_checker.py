@@ -34,10 +34,18 @@ def checker():
         ("three times faster, twice as small", {3.0, 2.0}),
         ("1,000 queries and 42% fewer", {1000.0, 42.0}),
         ("a probabilistic one", set()),
+        ("a fifty-nine-fold cut, a quarter less", {59.0, 0.25}),
+        ("times~9.9-fold increase", {9.9}),
     ],
 )
 def test_numbers(text, expected):
     assert numbers(text) == expected
+
+
+def test_numbers_match_across_percent_and_word_forms():
+    source = "It cuts memory by 50% on one GPU and reaches 62% utilization."
+    for claim in ("It halves memory on a single GPU.", "It reaches a utilization of 0.62."):
+        assert not [r for r in hard_failures(claim, source, source) if r.startswith("numbers")], claim
 
 
 def test_entities_are_names_not_ordinary_words():
@@ -61,6 +69,20 @@ def test_hard_checks_catch_changed_claims(checker, claim, reason):
     verdict = checker.check(claim, SOURCE)
     assert not verdict.supported
     assert any(r.startswith(reason) for r in verdict.reasons), verdict.reasons
+
+
+def test_dropped_qualifier_is_caught_and_kept_one_is_not():
+    sentence = "Our results show improvements in low-resource translation quality (up to +3.6 BLEU)."
+    assert "drops the source's qualifier 'up to'" in hard_failures("It improves low-resource translation by 3.6 BLEU.", sentence, sentence)
+    assert not hard_failures("It improves low-resource translation by up to 3.6 BLEU.", sentence, sentence)
+
+
+def test_negation_scope_and_negated_directions():
+    sentence = "We test models with and without intermediate reasoning steps, and the method improves accuracy."
+    assert not hard_failures("Models were tested with intermediate reasoning steps.", sentence, sentence)
+    assert not hard_failures("The method works without hurting accuracy.", sentence, sentence)
+    names = entities("The authors train NLP-style models on AI-generated images.")
+    assert "NLP" in names and "AI" in names
 
 
 def test_comparison_reversal_is_caught():
@@ -115,4 +137,4 @@ def test_eval_claims_cli_on_held_out_pairs(tmp_path):
     predicted = [o["supported"] for o in out]
     tpr = sum(p for p, y in zip(predicted, labels) if y) / sum(labels)
     tnr = sum(not p for p, y in zip(predicted, labels) if not y) / (len(labels) - sum(labels))
-    assert (tpr + tnr) / 2 >= 0.82
+    assert (tpr + tnr) / 2 >= 0.84
