@@ -127,7 +127,7 @@ class SupportChecker:
     def __init__(self, embedder=None, params: dict[str, float] | None = None):
         self._embedder = embedder
         self.params = dict(DEFAULT_PARAMS, **(params or load_params()))
-        self._window_cache: dict[str, tuple[list[str], np.ndarray]] = {}
+        self._window_cache: dict[str, tuple] = {}
 
     @property
     def embedder(self):
@@ -148,17 +148,17 @@ class SupportChecker:
     def features(self, claim: str, texts: list[str]) -> dict[str, Any]:
         claim = strip_markers(claim)
         source = " ".join(texts)
-        windows, vectors = self._windows(texts)
+        windows, vectors, window_terms, source_terms = self._windows(texts)
         claim_vec = self.embedder.embed([claim])[0]
         cos = vectors @ claim_vec if len(windows) else np.zeros(0)
         claim_terms = content_terms(claim)
-        recall = np.array([_recall(claim_terms, content_terms(w)) for w in windows]) if windows else np.zeros(0)
+        recall = np.array([_recall(claim_terms, terms) for terms in window_terms]) if windows else np.zeros(0)
         best = int(np.argmax(0.5 * cos + 0.5 * recall)) if len(windows) else -1
         window = windows[best] if best >= 0 else ""
         return {
             "cos": float(cos[best]) if best >= 0 else 0.0,
             "recall": float(recall[best]) if best >= 0 else 0.0,
-            "source_recall": _recall(claim_terms, content_terms(source)),
+            "source_recall": _recall(claim_terms, source_terms),
             "hard": hard_failures(claim, source, window),
             "window": window,
         }
@@ -172,7 +172,9 @@ class SupportChecker:
         reasons = list(f["hard"]) or ([f"best match {soft:.2f} is below {p['threshold']:.2f}"] if not supported else [])
         return Verdict(supported, float(min(max(score, 0.0), 1.0)), reasons, f["window"])
 
-    def _windows(self, texts: list[str]) -> tuple[list[str], np.ndarray]:
+    def _windows(self, texts: list[str]) -> tuple[list[str], np.ndarray, list[set[str]], set[str]]:
+        """The source's one- and two-sentence windows, their vectors and terms, and the source's terms:
+        computed once per source, however many claims are checked against it."""
         key = hashlib.sha1("\x00".join(texts).encode()).hexdigest()
         hit = self._window_cache.get(key)
         if hit is None:  # the UI checks from several threads: never index the cache after writing it
@@ -184,7 +186,7 @@ class SupportChecker:
                 windows.extend(sents)
                 windows.extend(f"{a} {b}" for a, b in zip(sents, sents[1:]))
             vectors = self.embedder.embed(windows) if windows else np.zeros((0, 384), dtype=np.float32)
-            hit = (windows, vectors)
+            hit = (windows, vectors, [content_terms(w) for w in windows], content_terms(" ".join(texts)))
             if len(self._window_cache) > 2048:
                 self._window_cache = {}
             self._window_cache[key] = hit
@@ -330,7 +332,7 @@ def _negated_terms(text: str) -> set[str]:
     return out
 
 
-_HARMS = ("hurt", "harm", "degrad", "loss", "los", "sacrific", "compromis", "penalt", "drop", "sacrifice")
+_HARMS = ("hurt", "harm", "degrad", "los", "sacrific", "compromis", "penalt", "drop")
 
 
 _AUX = frozenset("be been is are was were do does did have has had only just even yet any a the to".split())

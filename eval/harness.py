@@ -265,11 +265,7 @@ def evaluate_one(q: Question, engine, scorer: Scorer, backend: str | None) -> di
         "answer": answer.text,
         "abstained": answer.abstained,
         "backend": answer.backend,
-        "sources": [
-            {"number": s.number, "paper_id": s.paper_id, "title": s.title, "score": s.score,
-             "evidence": s.evidence, "text": s.text, "url": s.url}
-            for s in answer.sources
-        ],
+        "sources": [s.to_dict() for s in answer.sources],
         "citations": [c.to_dict() for c in answer.citations],
         "retrieved": [
             {"rank": s.number, "paper_id": s.paper_id, "title": s.title, "score": s.score, "relevant": r}

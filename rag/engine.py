@@ -117,7 +117,9 @@ class Engine:
         report = self.ingest([sample_corpus()], progress)
         self.notify(report.summary())
 
-    def _check_not_empty(self) -> None:
+    def _require_papers(self) -> None:
+        """Ingest the sample into an empty index if configured to; refuse to search an empty one."""
+        self.ensure_ready()
         if self.store.count() == 0:
             raise InputError(f"The index at {self.store.location} is empty: add abstracts with `rag ingest FILE`.")
 
@@ -128,8 +130,7 @@ class Engine:
     def retrieve(self, question: str, k: int = 10, filters: Filters | None = None) -> list[Source]:
         question = _check_question(question)
         _check_k(k)
-        self.ensure_ready()
-        self._check_not_empty()
+        self._require_papers()
         return self._search(question, k, filters, self.lexical())
 
     def _search(self, query: str, k: int, filters: Filters | None, lexical) -> list[Source]:
@@ -183,8 +184,7 @@ class Engine:
         question = _check_question(question)
         history = _check_history(history)
         backend = backend or self.settings.resolved_backend()
-        self.ensure_ready()
-        self._check_not_empty()
+        self._require_papers()
         lexical = self.lexical()
         answerer = self.answerer(backend, model, lexical)
         query = self.search_query(question, history, answerer)
