@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any, Literal, Mapping
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from .errors import ConfigError
 
@@ -31,7 +31,9 @@ _ENV_ALIASES = {
     "openai_base_url": ("RAG_OPENAI_BASE_URL", "OPENAI_BASE_URL"),
 }
 #: Fields that never enter the settings hash or a printed config.
-_SECRET_FIELDS = {"openai_api_key"}
+_SECRET_FIELDS = {"openai_api_key", "ui_password"}
+#: Fields that do not shape an answer, so stay out of the settings hash.
+_UI_FIELDS = {"ui_username", "ui_models", "ui_max_upload_mb"}
 
 
 def _user_dir(kind: str) -> Path:
@@ -101,6 +103,22 @@ class Settings(BaseModel):
         default=True, description="Ingest the bundled sample corpus when asking an empty index."
     )
 
+    # -- UI ------------------------------------------------------------------------------
+    ui_username: str | None = Field(
+        default=None, description="User name the chat UI asks for (with ui_password); required off loopback."
+    )
+    ui_password: SecretStr | None = Field(default=None, description="Password the chat UI asks for.")
+    ui_models: list[str] = Field(
+        default_factory=list,
+        description="Models the UI may answer with besides `model` (comma-separated in RAG_UI_MODELS).",
+    )
+    ui_max_upload_mb: int = Field(default=200, ge=1, le=100_000, description="Largest file the UI accepts, in MB.")
+
+    @field_validator("ui_models", mode="before")
+    @classmethod
+    def _split_models(cls, value: Any) -> Any:
+        return [m.strip() for m in value.split(",") if m.strip()] if isinstance(value, str) else value
+
     # ------------------------------------------------------------------------------
     @classmethod
     def load(
@@ -143,11 +161,12 @@ class Settings(BaseModel):
         """The settings without secrets, JSON-ready."""
         data = self.model_dump(mode="json", exclude=_SECRET_FIELDS)
         data["openai_api_key"] = "set" if self.openai_api_key else None
+        data["ui_password"] = "set" if self.ui_password else None
         return data
 
     def settings_hash(self) -> str:
         """A short, stable id of everything that shapes an answer (secrets excluded)."""
-        data = self.model_dump(mode="json", exclude=_SECRET_FIELDS | {"index_dir", "sample_on_empty"})
+        data = self.model_dump(mode="json", exclude=_SECRET_FIELDS | _UI_FIELDS | {"index_dir", "sample_on_empty"})
         blob = json.dumps(data, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:12]
 

@@ -5,15 +5,21 @@ selected answer on the right, settings and the collection below. Citation links,
 support badges and the sources panel are rendered by :mod:`rag.ui.render`; clicking
 ``[n]`` targets that source's card (CSS ``:target``), so no custom JavaScript is needed.
 The named API endpoint ``/ask`` answers with JSON for ``gradio_client``.
+
+What a visitor may spend is checked on the server, whatever a client sends: the model
+must be one of the configured ones and k at most :data:`MAX_K`. Uploads are size-capped
+and must be text; Gradio's cache and our exports are deleted after :data:`CACHE_TTL_S`.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import shutil
 import tempfile
 import threading
 import time
+import weakref
 from collections import defaultdict
 from pathlib import Path
 from typing import Any, Iterator
@@ -31,6 +37,13 @@ from .render import CSS, chat_html, export_markdown, sources_html, stats_markdow
 
 log = logging.getLogger("rag.ui")
 UPLOAD_TYPES = [".txt", ".jsonl", ".ndjson", ".json", ".csv", ".tsv", ".gz"]
+MAX_K = 20  #: the most sources a UI or /ask request may ask for
+CACHE_TTL_S = 3600  #: uploads and exports older than this are deleted (checked as often)
+
+
+def allowed_models(settings) -> list[str]:
+    """The configured model first, then ``ui_models``: the only names the UI sends to the LLM endpoint."""
+    return list(dict.fromkeys([settings.model, *settings.ui_models]))
 
 
 class ChatApp:
@@ -40,7 +53,9 @@ class ChatApp:
         self.engine = engine
         self._scorer = None
         self._scorer_lock = threading.Lock()
+        self.models = allowed_models(engine.settings)
         self.export_dir = Path(tempfile.mkdtemp(prefix="rag-ui-"))
+        weakref.finalize(self, shutil.rmtree, self.export_dir, ignore_errors=True)  # at exit at the latest
 
     @property
     def scorer(self):
@@ -57,6 +72,9 @@ class ChatApp:
     def respond(self, question: str, turns: list[dict], k: float, backend: str, model: str,
                 year_from: float | None, year_to: float | None, categories: list[str] | None) -> Iterator[tuple]:
         question = (question or "").strip()
+        k = _check_k(k)
+        if model and model not in self.models:
+            raise gr.Error(f"Model {model!r} is not offered here; choose one of {', '.join(self.models)}.")
         if not question:
             gr.Warning("Type a question first.")
             yield self._view(turns, keep_input=True)
@@ -68,7 +86,7 @@ class ChatApp:
         try:
             stream = self.engine.stream(
                 question,
-                k=int(k) if k else None,
+                k=k,
                 history=history,
                 filters=Filters(_year(year_from), _year(year_to), tuple(categories or ())),
                 backend=backend or None,
@@ -131,9 +149,10 @@ class ChatApp:
 
     # -- API -------------------------------------------------------------------------------------------
     def api_ask(self, question: str, k: int = 5) -> dict:
-        """Answer a question; returns the answer text with [n] markers and its citations."""
+        """Answer a question with k (1 to 20) sources; returns the answer text with [n] markers and its citations."""
+        k = _check_k(k)
         try:
-            answer = self.engine.ask(question, k=int(k) if k else None)
+            answer = self.engine.ask(question, k=k)
         except RagError as exc:
             raise gr.Error(str(exc)) from None
         return {
@@ -152,6 +171,9 @@ class ChatApp:
         paths = [Path(getattr(f, "name", f)) for f in files or []]
         if not paths:
             return "Choose a file of abstracts first (.jsonl, .json, .csv or .txt).", *self.collection_view()
+        problems = [p for p in map(_not_text, paths) if p]
+        if problems:  # nothing goes in, as with any bad file
+            return "**Could not ingest:** " + " ".join(problems) + " Nothing was added.", *self.collection_view()
         return self._ingest(paths, progress)
 
     def load_sample(self, progress=gr.Progress()) -> tuple:
@@ -189,7 +211,7 @@ def build_app(engine: Engine) -> gr.Blocks:
     llm_configured = bool(engine.settings.openai_api_key or engine.settings.openai_base_url)
     backends = ["extractive", "openai"] if llm_configured else ["extractive"]
 
-    with gr.Blocks(title="Ask the abstracts", analytics_enabled=False) as app:
+    with gr.Blocks(title="Ask the abstracts", analytics_enabled=False, delete_cache=(CACHE_TTL_S, CACHE_TTL_S)) as app:
         turns = gr.State([])
         gr.Markdown("## Ask the abstracts\nAnswers cite the papers as [n]; click one to see the source. "
                     "✓/✗ marks whether the checker found each sentence supported by what it cites.")
@@ -210,10 +232,11 @@ def build_app(engine: Engine) -> gr.Blocks:
                 sources = gr.HTML(sources_html([]), elem_id="sources")
         with gr.Accordion("Settings", open=False):
             with gr.Row():
-                k = gr.Slider(1, 10, value=engine.settings.top_k, step=1, label="Sources per answer")
+                k = gr.Slider(1, MAX_K, value=min(engine.settings.top_k, MAX_K), step=1, label="Sources per answer")
                 backend = gr.Radio(backends, value=engine.settings.resolved_backend(), label="Answerer",
                                    info=None if llm_configured else "Set OPENAI_API_KEY or OPENAI_BASE_URL to answer with an LLM.")
-                model = gr.Textbox(value=engine.settings.model, label="Model (openai answerer)", visible=llm_configured)
+                model = gr.Dropdown(ui.models, value=engine.settings.model, label="Model (openai answerer)",
+                                    visible=llm_configured, info="RAG_MODEL and RAG_UI_MODELS set the choices.")
             with gr.Row():
                 year_from = gr.Number(label="From year", precision=0, visible=bool(stats.years))
                 year_to = gr.Number(label="To year", precision=0, visible=bool(stats.years))
@@ -238,11 +261,13 @@ def build_app(engine: Engine) -> gr.Blocks:
 
 
 def launch(engine: Engine, host: str = "127.0.0.1", port: int | None = None, share: bool = False,
-           block: bool = True) -> gr.Blocks:
+           block: bool = True, auth: list[tuple[str, str]] | None = None) -> gr.Blocks:
+    """Serve the app; ``auth`` (user, password) pairs make every page and API call ask for a login."""
     app = build_app(engine)
     app.queue(default_concurrency_limit=4)
     app.launch(server_name=host, server_port=port, share=share, css=CSS, show_error=True,
-               prevent_thread_lock=not block, quiet=not block)
+               prevent_thread_lock=not block, quiet=not block, auth=auth or None,
+               max_file_size=f"{engine.settings.ui_max_upload_mb}mb")
     return app
 
 
@@ -258,3 +283,35 @@ def _history(turns: list[dict]) -> list[dict]:
 
 def _year(value: float | None) -> int | None:
     return int(value) if value not in (None, "") and value == value else None
+
+
+def _check_k(k: Any) -> int | None:
+    """None or "" means the configured top_k; otherwise a whole number 1..MAX_K, or a gr.Error."""
+    if k in (None, ""):
+        return None
+    try:
+        value = int(k)
+    except (TypeError, ValueError):
+        value = None
+    if value is None or value != k or not 1 <= value <= MAX_K:
+        raise gr.Error(f"Sources per answer (k) must be a whole number from 1 to {MAX_K}, got {k!r}.")
+    return value
+
+
+def _not_text(path: Path) -> str | None:
+    """Why an upload is not a text file of abstracts, or None. (TODO lead: dedupe with rag.readers' sniffing.)"""
+    import gzip
+
+    try:
+        with (gzip.open if path.suffix == ".gz" else open)(path, "rb") as fh:
+            head = fh.read(8192)
+    except (OSError, EOFError) as exc:
+        return f"{path.name} cannot be read ({exc})."
+    kind = next((name for magic, name in _MAGIC if head.startswith(magic)), None)
+    if kind or b"\0" in head:
+        return f"{path.name} is not text (it holds {kind or 'binary data'}): upload .jsonl, .json, .csv or .txt abstracts."
+    return None
+
+
+_MAGIC = [(b"\x89PNG", "a PNG image"), (b"%PDF", "a PDF"), (b"PK\x03\x04", "a ZIP archive"),
+          (b"\xff\xd8\xff", "a JPEG image"), (b"\x7fELF", "a program")]
