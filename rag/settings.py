@@ -32,6 +32,8 @@ _ENV_ALIASES = {
 }
 #: Fields that never enter the settings hash or a printed config.
 _SECRET_FIELDS = {"openai_api_key"}
+#: Fields that may carry credentials inside (``http://user:password@host``): shown masked.
+_URL_FIELDS = ("openai_base_url", "chroma_url")
 
 
 def _user_dir(kind: str) -> Path:
@@ -140,9 +142,13 @@ class Settings(BaseModel):
         return "openai" if (self.openai_api_key or self.openai_base_url) else "extractive"
 
     def public_dict(self) -> dict[str, Any]:
-        """The settings without secrets, JSON-ready."""
+        """The settings without secrets (credentials inside URLs masked too), JSON-ready."""
+        from .redact import redact_url
+
         data = self.model_dump(mode="json", exclude=_SECRET_FIELDS)
         data["openai_api_key"] = "set" if self.openai_api_key else None
+        for name in _URL_FIELDS:
+            data[name] = redact_url(data[name])
         return data
 
     def settings_hash(self) -> str:
@@ -193,11 +199,21 @@ def env_var_for(field: str) -> str:
 
 
 def _explain(exc: ValidationError) -> str:
+    """One line naming each bad setting; never a secret's value, nor a value that looks like a key."""
+    from .redact import looks_like_secret, redact_text
+
     problems = []
     for err in exc.errors():
         field = ".".join(str(p) for p in err["loc"]) or "settings"
         if err["type"] == "extra_forbidden":
             problems.append(f"unknown setting '{field}'")
+            continue
+        value = err.get("input")
+        if str(err["loc"][0] if err["loc"] else "") in _SECRET_FIELDS:
+            got = "its value is hidden"
+        elif looks_like_secret(value):
+            got = "got a value that looks like an API key (not shown; is a key in the wrong variable?)"
         else:
-            problems.append(f"{field} ({env_var_for(field)}): {err['msg']}, got {err.get('input')!r}")
+            got = f"got {redact_text(repr(value))}"
+        problems.append(f"{field} ({env_var_for(field)}): {redact_text(err['msg'])}, {got}")
     return "Invalid settings: " + "; ".join(problems) + ". Fix the value and try again."
