@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from rag.errors import ConfigError, InputError, RagError, ServiceError
+from rag.redact import redact_text
 
 from . import metrics as M
-from .checker import SupportChecker, Verdict, load_calibration
+from .checker import SupportChecker, Verdict, load_calibration, strip_markers
 
 #: List prices in USD per million tokens (input, output), for cost estimates only.
 PRICES = {
@@ -136,9 +137,13 @@ class Scorer:
 
     def score(self, answer) -> dict[str, Any]:
         sources = {s.number: s.text for s in answer.sources}
+        flagged = [strip_markers(f) for f in getattr(answer, "flagged", [])]
+
+        def is_flagged(text: str) -> bool:  # it cited a non-source: not grounded, whatever else it cites
+            return any(text and f and (text in f or f in text) for f in flagged)
 
         def supports(text: str, numbers: list[int]) -> bool:
-            return self.verdict(text, numbers, sources).supported
+            return not is_flagged(text) and self.verdict(text, numbers, sources).supported
 
         stmts = M.statements(answer.text, skip=self.skip)
         recall, precision, verdicts = M.citation_metrics(stmts, supports)
@@ -150,6 +155,8 @@ class Scorer:
             checked = self.verdict(v.sentence, v.cited, sources) if v.cited else None
             row["score"] = round(checked.score, 4) if checked else 0.0
             row["reasons"] = checked.reasons if checked else ["cites no source"]
+            if is_flagged(v.sentence):
+                row["reasons"] = ["cited a number that is not a source"] + row["reasons"]
             rows.append(row)
         return {
             "citation_recall": recall,
@@ -212,6 +219,11 @@ def run_eval(
                 if isinstance(exc, (ConfigError,)):
                     raise
                 row = _error_row(q, str(exc))
+            except Exception as exc:  # a bug or an odd reply on one question: record it, go on with the next
+                errors_in_a_row += 1
+                if errors_in_a_row >= MAX_CONSECUTIVE_ERRORS:
+                    raise
+                row = _error_row(q, f"unexpected {type(exc).__name__}: {exc}")
             results.append(row)
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
             fh.flush()
@@ -229,7 +241,7 @@ def run_eval(
         "k": engine.settings.top_k,
     }
     metrics["checker"] = _checker_info(checker)
-    metrics["warnings"] = _unknown_gold(questions, engine)
+    metrics["warnings"] = _failed(results) + _unknown_gold(questions, engine)
     _write(out_dir, results, metrics, partial)
     return metrics
 
@@ -280,7 +292,17 @@ def evaluate_one(q: Question, engine, scorer: Scorer, backend: str | None) -> di
     }
 
 
+def _failed(results: list[dict[str, Any]]) -> list[str]:
+    failed = [r for r in results if r.get("error")]
+    if not failed:
+        return []
+    first = failed[0]
+    return [f"{len(failed)} of {len(results)} question(s) failed and are not scored, "
+            f"e.g. {first['id']}: {first['error']}"]
+
+
 def _error_row(q: Question, message: str) -> dict[str, Any]:
+    message = redact_text(message)
     return {"id": q.id, "question": q.question, "type": q.type, "gold_titles": q.gold_titles, "gold_ids": q.gold_ids,
             "answerable": q.answerable, "answer": "", "abstained": False, "sources": [], "citations": [],
             "retrieved": [], "verdicts": [], "metrics": {}, "timings": {}, "usage": {}, "cost_usd": None, "error": message}

@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args) or 0
     except RagError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        show(f"error: {exc}", file=sys.stderr, redact=True)
         return exc.exit_code
     except KeyboardInterrupt:
         print("interrupted: work committed so far is kept; run the command again to resume.", file=sys.stderr)
@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # the one place an unexpected failure becomes one line
         if getattr(args, "debug", False):
             raise
-        print(f"error: unexpected {type(exc).__name__}: {exc} (run again with --debug for details)", file=sys.stderr)
+        show(f"error: unexpected {type(exc).__name__}: {exc} (run again with --debug for details)", file=sys.stderr, redact=True)
         return 1
 
 
@@ -112,6 +112,23 @@ def _extra_commands() -> list[Callable[[Any, Any], None]]:
 # -- helpers ----------------------------------------------------------------------------------
 
 
+def show(text: object = "", end: str = "\n", file=None, flush: bool = False, redact: bool = False) -> None:
+    """Print text that came from outside (answers, titles, servers' errors) without escape sequences
+    or control characters; ``redact``: also mask credentials in URLs and key-shaped words."""
+    from .redact import redact_text
+    from .terminal import safe_for_terminal
+
+    text = redact_text(str(text)) if redact else str(text)
+    print(safe_for_terminal(text), end=end, file=file or sys.stdout, flush=flush)
+
+
+def show_json(data: object) -> None:
+    """JSON on stdout; the control characters JSON leaves raw are written as escapes."""
+    from .terminal import json_for_terminal
+
+    print(json_for_terminal(json.dumps(data, indent=2, ensure_ascii=False)))
+
+
 def load_settings(args: argparse.Namespace, **extra: Any):
     from .settings import Settings
 
@@ -138,7 +155,7 @@ def filters_from(args: argparse.Namespace):
 def make_engine(args: argparse.Namespace, **extra: Any):
     from .engine import Engine
 
-    return Engine(load_settings(args, **extra), notify=lambda msg: print(msg, file=sys.stderr))
+    return Engine(load_settings(args, **extra), notify=lambda msg: show(msg, file=sys.stderr, redact=True))
 
 
 def progress_bar(desc: str):
@@ -166,7 +183,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
     engine = make_engine(args)
     report = engine.ingest([Path(p) for p in args.paths], progress=progress_bar("ingesting"))
-    print(report.summary())
+    show(report.summary())
     return 0
 
 
@@ -177,20 +194,20 @@ def cmd_ask(args: argparse.Namespace) -> int:
     live = sys.stdout.isatty() and not args.json
     for delta in stream:
         if live:
-            print(delta, end="", flush=True)
+            show(delta, end="", flush=True)
     answer = stream.answer
     if args.json:
-        print(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
+        show_json(answer.to_dict())
         return 0
     if not live:
-        print(answer.text, end="")
+        show(answer.text, end="")
     print()
     if answer.citations:
         print("\nReferences:")
         for line in answer.references():
-            print(line)
+            show(line)
     for note in answer.notes:
-        print(f"note: {note}", file=sys.stderr)
+        show(f"note: {note}", file=sys.stderr, redact=True)
     return 0
 
 
@@ -199,23 +216,23 @@ def cmd_retrieve(args: argparse.Namespace) -> int:
     engine.ensure_ready(progress=progress_bar("ingesting sample"))
     sources = engine.retrieve(args.question, k=args.k, filters=filters_from(args))
     if args.json:
-        print(json.dumps([s.to_dict() for s in sources], indent=2, ensure_ascii=False))
+        show_json([s.to_dict() for s in sources])
         return 0
     for s in sources:
-        print(f"[{s.number}] {s.title} ({s.paper_id})  score={s.score:.4f} evidence={s.evidence:.2f}")
+        show(f"[{s.number}] {s.title} ({s.paper_id})  score={s.score:.4f} evidence={s.evidence:.2f}")
     return 0
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
     st = make_engine(args).stats()
-    print(f"location:    {st.location}")
+    show(f"location:    {st.location}", redact=True)
     print(f"papers:      {st.papers}")
     print(f"chunks:      {st.chunks}")
     print(f"last ingest: {st.last_ingest or 'never'}")
     if st.years:
         print(f"years:       {st.years[0]}–{st.years[1]}")
     if st.categories:
-        print(f"categories:  {', '.join(st.categories[:20])}")
+        show(f"categories:  {', '.join(st.categories[:20])}")
     return 0
 
 

@@ -78,8 +78,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
         value = s.get(key)
         text = "–" if value is None else (f"{value:.3f}" if key in ("mrr", "ndcg@10") else f"{value:.1%}")
         print(f"  {key:20s} {text}")
+    from .cli import show
+
     for warning in metrics.get("warnings", []):
-        print(f"warning: {warning}", file=sys.stderr)
+        show(f"warning: {warning}", file=sys.stderr, redact=True)
     print(f"wrote {out}/results.jsonl, metrics.json, report.md, report.html")
     return 0
 

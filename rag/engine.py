@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from .answerers.base import CANNOT_ANSWER, Draft
-from .citations import CitationFilter, clean_citations
+from .citations import CitationFilter, clean_citations, flagged_sentences
 from .errors import InputError
 from .settings import Settings
 from .types import Answer, Citation, Filters, Source
@@ -263,7 +263,14 @@ class AnswerStream:
         base.citations = [Citation(n, by_number[n].paper_id, by_number[n].title) for n in sorted(used)]
         base.dropped_citations = dropped
         base.usage = draft.usage
-        base.notes = draft.notes + ([f"dropped citations to unknown sources: {dropped}"] if dropped else [])
+        flagged = [] if abstained or not dropped else flagged_sentences(draft.text, valid)
+        base.flagged = [sentence for sentence, _ in flagged]
+        base.notes = draft.notes + [
+            f'unsupported: "{sentence}" cited {", ".join(markers)}, which is not a source of this answer'
+            for sentence, markers in flagged
+        ]
+        if dropped and not flagged:
+            base.notes.append(f"dropped citations to unknown sources: {dropped}")
         if not abstained and not used:
             base.notes.append("the answer cites none of the sources: check it against them before trusting it")
         self.answer = base

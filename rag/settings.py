@@ -34,6 +34,8 @@ _ENV_ALIASES = {
 _SECRET_FIELDS = {"openai_api_key", "ui_password"}
 #: Fields that do not shape an answer, so stay out of the settings hash.
 _UI_FIELDS = {"ui_username", "ui_models", "ui_max_upload_mb"}
+#: Fields that may carry credentials inside (``http://user:password@host``): shown masked.
+_URL_FIELDS = ("openai_base_url", "chroma_url")
 
 
 def _user_dir(kind: str) -> Path:
@@ -158,15 +160,23 @@ class Settings(BaseModel):
         return "openai" if (self.openai_api_key or self.openai_base_url) else "extractive"
 
     def public_dict(self) -> dict[str, Any]:
-        """The settings without secrets, JSON-ready."""
+        """The settings without secrets (credentials inside URLs masked too), JSON-ready."""
+        from .redact import redact_url
+
         data = self.model_dump(mode="json", exclude=_SECRET_FIELDS)
         data["openai_api_key"] = "set" if self.openai_api_key else None
         data["ui_password"] = "set" if self.ui_password else None
+        for name in _URL_FIELDS:
+            data[name] = redact_url(data[name])
         return data
 
     def settings_hash(self) -> str:
         """A short, stable id of everything that shapes an answer (secrets excluded)."""
+        from .redact import redact_url
+
         data = self.model_dump(mode="json", exclude=_SECRET_FIELDS | _UI_FIELDS | {"index_dir", "sample_on_empty"})
+        for name in _URL_FIELDS:  # a password in a URL is a secret too
+            data[name] = redact_url(data[name])
         blob = json.dumps(data, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:12]
 
@@ -212,11 +222,21 @@ def env_var_for(field: str) -> str:
 
 
 def _explain(exc: ValidationError) -> str:
+    """One line naming each bad setting; never a secret's value, nor a value that looks like a key."""
+    from .redact import looks_like_secret, redact_text
+
     problems = []
     for err in exc.errors():
         field = ".".join(str(p) for p in err["loc"]) or "settings"
         if err["type"] == "extra_forbidden":
             problems.append(f"unknown setting '{field}'")
+            continue
+        value = err.get("input")
+        if str(err["loc"][0] if err["loc"] else "") in _SECRET_FIELDS:
+            got = "its value is hidden"
+        elif looks_like_secret(value):
+            got = "got a value that looks like an API key (not shown; is a key in the wrong variable?)"
         else:
-            problems.append(f"{field} ({env_var_for(field)}): {err['msg']}, got {err.get('input')!r}")
+            got = f"got {redact_text(repr(value))}"
+        problems.append(f"{field} ({env_var_for(field)}): {redact_text(err['msg'])}, {got}")
     return "Invalid settings: " + "; ".join(problems) + ". Fix the value and try again."

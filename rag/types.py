@@ -101,6 +101,8 @@ class Answer:
     usage: dict[str, int] = field(default_factory=dict)
     dropped_citations: list[int] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: Sentences (as shown) that cited something that is not a source: not grounded, whatever else they cite.
+    flagged: list[str] = field(default_factory=list)
 
     def source(self, number: int) -> Source | None:
         return next((s for s in self.sources if s.number == number), None)
@@ -127,5 +129,6 @@ class Answer:
             "timings": self.timings,
             "usage": self.usage,
             "dropped_citations": self.dropped_citations,
+            "flagged": self.flagged,
             "notes": self.notes,
         }

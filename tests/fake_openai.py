@@ -5,10 +5,13 @@ Tests queue replies with :meth:`FakeOpenAI.enqueue`; each request takes the next
 what the client sent. Reply kinds:
 
 * ``text``: a normal completion (streamed as SSE when the request asks for a stream)
-* ``status``: an HTTP error with that status code (e.g. 429, 500, 401, 404)
+* ``status``: an HTTP error with that status code (e.g. 429, 500, 401, 404); ``message``: its error text
 * ``delay``: seconds to wait before answering (to trip timeouts)
 * ``break_after``: for streams, close the connection after this many chunks
 * ``chunk_delay``: for streams, seconds to wait between chunks (to watch text arrive)
+* ``raw``: a 200 whose body is this text (sent as ``content_type``), not a completion, streamed or not
+* ``payload``: a 200 whose JSON body is this object instead of a completion (e.g. without ``choices``)
+* ``events``: for streams, these SSE ``data:`` payloads instead of completion chunks (garbage SSE)
 """
 
 from __future__ import annotations
@@ -29,6 +32,11 @@ class Reply:
     break_after: int | None = None
     usage: bool = True
     chunk_delay: float = 0.0  # seconds between streamed chunks
+    raw: str | None = None  # a 200 with this body instead of a chat completion
+    content_type: str = "text/html; charset=utf-8"  # of ``raw``
+    payload: dict | list | None = None  # a 200 with this JSON body instead of a chat completion
+    events: list[str] | None = None  # for streams: these SSE data payloads, then the end of the body
+    message: str | None = None  # the error message of a ``status`` reply
 
 
 class FakeOpenAI:
@@ -73,9 +81,16 @@ class FakeOpenAI:
                 if reply.delay:
                     time.sleep(reply.delay)
                 if reply.status != 200:
-                    return self._json(reply.status, {"error": {"message": f"scripted {reply.status}", "type": "test"}})
+                    message = reply.message or f"scripted {reply.status}"
+                    return self._json(reply.status, {"error": {"message": message, "type": "test"}})
                 if not self.path.endswith("/chat/completions"):
                     return self._json(404, {"error": {"message": "not found"}})
+                if reply.raw is not None:
+                    return self._raw(200, reply.raw.encode(), reply.content_type)
+                if reply.payload is not None and not body.get("stream"):
+                    return self._json(200, reply.payload)
+                if reply.events is not None and body.get("stream"):
+                    return self._events(reply.events)
                 if body.get("stream"):
                     return self._stream(reply, body)
                 usage = {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18}
@@ -93,13 +108,24 @@ class FakeOpenAI:
                     },
                 )
 
-            def _json(self, status: int, payload: dict) -> None:
-                data = json.dumps(payload).encode()
+            def _json(self, status: int, payload: dict | list) -> None:
+                self._raw(status, json.dumps(payload).encode(), "application/json")
+
+            def _raw(self, status: int, data: bytes, content_type: str) -> None:
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
+
+            def _events(self, events: list[str]) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                for data in events:
+                    self._write_chunk(f"data: {data}\n\n".encode())
+                self._write_chunk(b"")
 
             def _stream(self, reply: Reply, body: dict) -> None:
                 self.send_response(200)

@@ -114,3 +114,42 @@ def test_llm_judge_asks_per_claim_and_caches(index_dir, tmp_path):
         assert len(fake.requests) == asked
         scorer = Scorer(again)
         assert scorer._claims("The study used 16 hydrophones for 11 months [1].") == claims
+
+
+def test_a_reply_that_is_not_a_chat_completion_fails_that_question_only(index_dir, tmp_path):
+    """A non-JSON 200 (a proxy's HTML page) is recorded as that question's error; the run goes on."""
+    from fake_openai import Reply
+
+    settings = Settings(index_dir=index_dir, sample_on_empty=False, backend="openai", model="test-model", max_retries=0)
+    with FakeOpenAI(default="The study deployed arrays of 16 hydrophones [1].") as fake:
+        fake.enqueue(Reply(raw="<html>Bad gateway</html>"), Reply(payload={"object": "list"}))
+        engine = Engine(settings.replace(openai_base_url=fake.base_url), notify=lambda m: None)
+        metrics = run_eval(QUESTIONS, tmp_path / "run", engine, judge="rules", limit=3)
+    rows = [json.loads(line) for line in (tmp_path / "run" / "results.jsonl").read_text().splitlines()]
+    assert [r["id"] for r in rows] == ["t1", "t2", "t3"]
+    assert "not an OpenAI chat completion (the body is not JSON)" in rows[0]["error"]
+    assert "no 'choices'" in rows[1]["error"] and "OPENAI_BASE_URL" in rows[1]["error"]
+    assert rows[2]["error"] is None and rows[2]["answer"]
+    assert metrics["summary"]["errors"] == 2
+    assert any("2 of 3 question(s) failed" in w and "t1" in w for w in metrics["warnings"])
+
+
+def test_a_sentence_citing_a_non_source_is_scored_unsupported():
+    from types import SimpleNamespace
+
+    from rag.eval.checker import Verdict
+
+    class Agreeable:  # a judge that supports everything: only the flag can fail a sentence
+        def check(self, claim, sources):
+            return Verdict(True, 1.0, [])
+
+    answer = SimpleNamespace(
+        text="Speed doubles [1]. It also cures cancer [1].",
+        sources=[SimpleNamespace(number=1, text="Speed doubles.")],
+        citations=[SimpleNamespace(number=1)],
+        flagged=["It also cures cancer [1]."],
+    )
+    scored = Scorer(Agreeable()).score(answer)
+    assert [v["supported"] for v in scored["verdicts"]] == [True, False]
+    assert scored["citation_recall"] == 0.5
+    assert "cited a number that is not a source" in scored["verdicts"][1]["reasons"]

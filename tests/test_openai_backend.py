@@ -44,7 +44,8 @@ def test_answer_over_http_with_citations_and_the_sources_in_the_prompt(tiny_inde
     assert req["path"] == "/v1/chat/completions" and body["model"] == "test-model" and not body.get("stream")
     assert body["messages"][0]["role"] == "system" and "[1]" in body["messages"][0]["content"]
     user = body["messages"][-1]["content"]
-    assert "[1] Coral Reef Acoustic Monitoring with Hydrophone Arrays (2019)" in user and QUESTION in user
+    assert '<source id="1" title="Coral Reef Acoustic Monitoring with Hydrophone Arrays" year="2019">' in user
+    assert QUESTION in user
     assert req["auth"] == "Bearer not-needed"  # a local server without a key
 
 
@@ -139,3 +140,58 @@ def test_key_and_base_url_select_the_openai_backend_automatically():
     assert Settings.load(environ={"OPENAI_API_KEY": "sk-x"}).resolved_backend() == "openai"
     assert Settings.load(environ={"OPENAI_BASE_URL": "http://127.0.0.1:8080/v1"}).resolved_backend() == "openai"
     assert Settings.load(environ={}).resolved_backend() == "extractive"
+
+
+NOT_CHAT = r"sent a reply that is not an OpenAI chat completion \(.*\): check OPENAI_BASE_URL points at an OpenAI-compatible /v1 endpoint"
+
+
+@pytest.mark.parametrize(
+    "reply, detail",
+    [
+        (Reply(raw="<html><body>Welcome to nginx!</body></html>"), "not JSON"),
+        (Reply(raw="{this is not json", content_type="application/json"), "not JSON"),
+        (Reply(payload={"object": "list", "data": []}), "no 'choices'"),
+        (Reply(payload={"id": "x", "object": "chat.completion", "choices": []}), "'choices' list is empty"),
+        (Reply(payload={"object": "chat.completion", "choices": [{"index": 0, "finish_reason": "stop"}]}), "no message"),
+        (Reply(payload=["not", "an", "object"]), "no 'choices'"),
+    ],
+)
+def test_a_reply_that_is_not_a_chat_completion_is_a_clear_error(tiny_index, fake, reply, detail):
+    fake.enqueue(reply)
+    with pytest.raises(ServiceError, match=NOT_CHAT) as err:
+        engine_for(tiny_index, fake.base_url).ask(QUESTION)
+    assert detail in str(err.value) and fake.base_url in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "reply, message",
+    [
+        (Reply(events=["{not json at all", "[DONE]"]), NOT_CHAT),
+        (Reply(events=['{"id": "x", "object": "chat.completion.chunk"}', "[DONE]"]), NOT_CHAT),
+        (Reply(events=["[DONE]"]), NOT_CHAT),
+        (Reply(raw="<html>a login page</html>"), NOT_CHAT),
+        (Reply(events=['{"error": {"message": "the model crashed"}}']), "sent an error instead of an answer .*the model crashed"),
+    ],
+)
+def test_a_stream_that_is_not_chat_completion_chunks_is_a_clear_error(tiny_index, fake, reply, message):
+    fake.enqueue(reply)
+    stream = engine_for(tiny_index, fake.base_url).stream(QUESTION)
+    with pytest.raises(ServiceError, match=message):
+        list(stream)
+
+
+def test_a_rewrite_that_is_not_a_chat_completion_is_a_clear_error(tiny_index, fake):
+    fake.enqueue(Reply(raw="Service Unavailable", content_type="text/plain"))
+    history = [{"role": "user", "content": "Can clients verify model inference?"},
+               {"role": "assistant", "content": "Yes [1]."}]
+    with pytest.raises(ServiceError, match=NOT_CHAT):
+        engine_for(tiny_index, fake.base_url).ask("How big is it?", history=history)
+
+
+def test_credentials_in_the_base_url_stay_out_of_error_messages(tiny_index):
+    port = free_port()
+    engine = engine_for(tiny_index, f"http://me:hunter2secret@127.0.0.1:{port}/v1?api_key=qwertyuiop")
+    with pytest.raises(ServiceError) as err:
+        engine.ask(QUESTION)
+    assert "hunter2secret" not in str(err.value) and "qwertyuiop" not in str(err.value)
+    assert f"http://me:***@127.0.0.1:{port}/v1?api_key=***" in str(err.value)

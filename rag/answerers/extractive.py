@@ -14,6 +14,7 @@ from typing import Iterator
 import numpy as np
 
 from ..chunking import split_sentences
+from ..citations import strip_markers
 from ..types import Source
 from .base import Draft
 
@@ -69,7 +70,9 @@ class ExtractiveAnswerer:
         candidates: list[tuple[int, int, str]] = []  # (source number, position, sentence)
         for src in pool:
             for pos, sentence in enumerate(split_sentences(src.text)):
-                candidates.append((src.number, pos, sentence))
+                sentence = strip_markers(sentence)  # the abstract's own "[3]" is not our source 3
+                if re.search(r"\w", sentence):
+                    candidates.append((src.number, pos, sentence))
         if not candidates:
             return []
         q_terms = self.lexical.terms(question)

@@ -7,10 +7,13 @@ SDK failures into errors that say what to do.
 
 from __future__ import annotations
 
+import json
+import re
 from contextlib import contextmanager
 from typing import Any, Iterator
 
 from ..errors import ConfigError, NeedsKeyError, ServiceError
+from ..redact import redact_text, redact_url
 from ..templates import load_prompt
 from ..settings import Settings
 from ..types import Source
@@ -25,9 +28,11 @@ class OpenAIChatAnswerer:
 
         self.settings = settings
         self.endpoint = settings.openai_base_url or DEFAULT_ENDPOINT
+        self.where = redact_url(self.endpoint) or DEFAULT_ENDPOINT  # the endpoint as messages show it
         key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
+        self._secrets = tuple(x for x in (key, _password(self.endpoint)) if x)  # never in a message
         if not key and not settings.openai_base_url:
-            raise NeedsKeyError(self.endpoint)
+            raise NeedsKeyError(self.where)
         self.client = openai.OpenAI(
             api_key=key or "not-needed",  # local servers (llama.cpp, vLLM, Ollama) accept any key
             base_url=self.endpoint,
@@ -61,9 +66,9 @@ class OpenAIChatAnswerer:
                 temperature=self.settings.temperature,
                 max_tokens=self.settings.max_tokens,
             )
-        text = (resp.choices[0].message.content or "") if resp.choices else ""
-        finish = resp.choices[0].finish_reason if resp.choices else None
-        return Draft(text=text, abstained=is_abstention(text), usage=_usage(resp.usage), notes=_finish_notes(finish))
+            text, finish = self._reply(resp)
+        return Draft(text=text, abstained=is_abstention(text), usage=_usage(getattr(resp, "usage", None)),
+                     notes=_finish_notes(finish))
 
     def stream(self, question: str, sources: list[Source], history: list[dict] | None = None) -> Iterator["str | Draft"]:
         """Yield text deltas as they arrive, then the complete :class:`Draft`."""
@@ -78,17 +83,21 @@ class OpenAIChatAnswerer:
                     progress["started"] = True
                     if getattr(chunk, "usage", None):
                         usage = _usage(chunk.usage)
-                    for choice in chunk.choices or []:
-                        finish = choice.finish_reason or finish
-                        delta = getattr(choice.delta, "content", None)
+                    for choice in self._choices(chunk, streamed=True):
+                        finish = getattr(choice, "finish_reason", None) or finish
+                        delta = getattr(getattr(choice, "delta", None), "content", None)
+                        if delta is not None and not isinstance(delta, str):
+                            raise self._not_chat("a stream chunk's delta content is not text")
                         if delta:
                             parts.append(delta)
                             yield delta
             finally:  # also when the reader stops early: give the connection back
-                stream.close()
+                getattr(stream, "close", lambda: None)()
+        if not progress["started"]:
+            raise self._not_chat("the stream held no chat completion chunks")
         if finish is None:
             raise ServiceError(
-                f"The LLM server at {self.endpoint} sent a broken response (the stream ended before the answer did): try again."
+                f"The LLM server at {self.where} sent a broken response (the stream ended before the answer did): try again."
             )
         text = "".join(parts)
         yield Draft(text=text, abstained=is_abstention(text), usage=usage, notes=_finish_notes(finish))
@@ -108,7 +117,39 @@ class OpenAIChatAnswerer:
                 temperature=0.0,
                 max_tokens=max_tokens,
             )
-        return (resp.choices[0].message.content or "").strip() if resp.choices else ""
+            text, _ = self._reply(resp)
+        return text.strip()
+
+    # -- replies: anything that is not an OpenAI chat completion is an error, never an empty answer --
+    def _reply(self, resp: Any) -> tuple[str, str | None]:
+        """``(text, finish_reason)`` of a non-streamed completion."""
+        if isinstance(resp, (str, bytes)):  # the SDK hands back the body when it is not JSON
+            raise self._not_chat("the body is not JSON")
+        choice = self._choices(resp, streamed=False)[0]
+        message = getattr(choice, "message", None)
+        if message is None:
+            raise self._not_chat("its first choice has no message")
+        content = getattr(message, "content", None)
+        if content is not None and not isinstance(content, str):
+            raise self._not_chat("the message content is not text")
+        return content or "", getattr(choice, "finish_reason", None)
+
+    def _choices(self, reply: Any, streamed: bool) -> list[Any]:
+        choices = getattr(reply, "choices", None)
+        if streamed and choices is None and getattr(reply, "usage", None):
+            return []  # a usage-only chunk from a server that leaves out the empty list
+        if isinstance(reply, (str, bytes)) or not isinstance(choices, list):
+            what = "a stream chunk" if streamed else "the reply"
+            raise self._not_chat(f"{what} has no 'choices' list")
+        if not choices and not streamed:  # a stream's usage chunk has none; a whole reply must have one
+            raise self._not_chat("the reply's 'choices' list is empty")
+        return choices
+
+    def _not_chat(self, detail: str) -> ServiceError:
+        return ServiceError(
+            f"The LLM server at {self.where} sent a reply that is not an OpenAI chat completion ({detail}): "
+            "check OPENAI_BASE_URL points at an OpenAI-compatible /v1 endpoint."
+        )
 
     def _open_stream(self, messages: list[dict]) -> Any:
         import openai
@@ -133,9 +174,13 @@ class OpenAIChatAnswerer:
         import httpx
         import openai
 
-        where = self.endpoint
+        where = self.where
         try:
             yield
+        except (json.JSONDecodeError, UnicodeDecodeError):  # a 200 whose body or SSE data is not JSON
+            raise self._not_chat("the body is not JSON" if not progress else "a stream event is not JSON") from None
+        except openai.APIResponseValidationError as exc:
+            raise self._not_chat(self._brief(exc)) from None
         except openai.AuthenticationError:
             raise ConfigError(f"The LLM server at {where} rejected the API key: check OPENAI_API_KEY.") from None
         except openai.NotFoundError:
@@ -148,10 +193,14 @@ class OpenAIChatAnswerer:
                 "wait and try again, or raise RAG_MAX_RETRIES."
             ) from None
         except openai.APIStatusError as exc:
-            raise ServiceError(f"The LLM server at {where} failed with HTTP {exc.status_code}: {_brief(exc)}") from None
+            raise ServiceError(f"The LLM server at {where} failed with HTTP {exc.status_code}: {self._brief(exc)}") from None
         except (openai.APIError, httpx.HTTPError) as exc:
             if progress and progress.get("started"):  # the stream broke off mid-answer
-                raise ServiceError(f"The LLM server at {where} sent a broken response ({_brief(exc)}): try again.") from None
+                raise ServiceError(f"The LLM server at {where} sent a broken response ({self._brief(exc)}): try again.") from None
+            if isinstance(exc, openai.APIError) and not isinstance(exc, openai.APIConnectionError):
+                raise ServiceError(  # e.g. an error event in place of a stream
+                    f"The LLM server at {where} sent an error instead of an answer ({self._brief(exc)}): try again."
+                ) from None
             if isinstance(exc, (openai.APITimeoutError, httpx.TimeoutException)):
                 raise ServiceError(
                     f"The LLM server at {where} did not answer within {self.settings.timeout:g} s: "
@@ -162,13 +211,35 @@ class OpenAIChatAnswerer:
                 "or use the offline answerer with --backend extractive."
             ) from None
 
+    def _brief(self, exc: Exception) -> str:
+        """The first 200 characters of an SDK error, with the key and URL credentials masked."""
+        return redact_text(_brief(exc), self._secrets)
+
 
 def format_sources(sources: list[Source]) -> str:
+    """Each source fenced as data: ``<source id="1" title="..." year="2019">abstract</source>``.
+
+    Abstracts and titles are text from the collection, not instructions: nothing inside one can
+    open or close a fence, so a forged ``[2] Title`` header or "ignore previous instructions" stays
+    inside its own source."""
     blocks = []
     for s in sources:
-        head = f"[{s.number}] {s.title}" + (f" ({s.year})" if s.year else "")
-        blocks.append(f"{head}\n{s.text}")
+        year = f' year="{s.year}"' if s.year else ""
+        blocks.append(f'<source id="{s.number}" title="{_attribute(s.title)}"{year}>\n{_fenced(s.text)}\n</source>')
     return "\n\n".join(blocks)
+
+
+_FENCE = re.compile(r"<(\s*/?\s*)(source)", re.IGNORECASE)
+
+
+def _fenced(text: str) -> str:
+    """``text`` with every ``<source`` / ``</source`` made harmless (``‹source``)."""
+    return _FENCE.sub(lambda m: "‹" + m.group(1) + m.group(2), text)
+
+
+def _attribute(text: str) -> str:
+    """A title as an attribute value: one line, no quotes or angle brackets."""
+    return " ".join(text.split()).replace('"', "'").replace("<", "‹").replace(">", "›")
 
 
 def _usage(usage: Any) -> dict[str, int]:
@@ -184,6 +255,15 @@ def _finish_notes(finish: str | None) -> list[str]:
     if finish == "length":
         return ["the answer was cut off at max_tokens; raise RAG_MAX_TOKENS for longer answers"]
     return []
+
+
+def _password(url: str) -> str | None:
+    from urllib.parse import urlsplit
+
+    try:
+        return urlsplit(url).password
+    except ValueError:
+        return None
 
 
 def _brief(exc: Exception) -> str:
