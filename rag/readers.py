@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import io
 import json
 import re
 import unicodedata
@@ -23,7 +22,8 @@ from pathlib import Path
 from typing import IO, Any, Iterator
 
 from .errors import InputError
-from .textio import MAX_LINE_BYTES, bounded_lines, open_binary, sniff, too_long
+from .jsonarray import JsonArray
+from .textio import BadLine, bounded_lines, open_binary, sniff, too_long
 from .types import Paper
 
 __all__ = ["check_readable", "derive_id", "detect_format", "estimate_records", "legacy_id", "read_papers", "sniff", "slugify"]
@@ -126,7 +126,7 @@ def _read_text(path: Path, fh: IO[bytes]) -> Iterator[Record]:
     """Titles and abstracts on alternating lines, read with one line of look-ahead (the pending title)."""
     pending: tuple[str, str] | None = None
     for where, text in _text_body(_decoded_lines(fh)):
-        if isinstance(text, _BadLine):
+        if isinstance(text, BadLine):
             yield where, str(text)
         elif pending is None:
             if len(text) > _TEXT_TITLE_CHARS:
@@ -148,7 +148,7 @@ def _text_body(lines: Iterator[tuple[str, str]]) -> Iterator[tuple[str, str]]:
     """Non-blank stripped lines, without the sample's page header (and its "Subscribe" button text)."""
     at_start, had_header = True, False
     for where, text in lines:
-        if not isinstance(text, _BadLine):
+        if not isinstance(text, BadLine):
             text = text.strip()
             if not text:
                 continue
@@ -162,19 +162,15 @@ def _text_body(lines: Iterator[tuple[str, str]]) -> Iterator[tuple[str, str]]:
         yield where, text
 
 
-class _BadLine(str):
-    """A reason standing in for a line that could not be read."""
-
-
 def _decoded_lines(fh: IO[bytes]) -> Iterator[tuple[str, str]]:
     for n, raw in bounded_lines(fh):
         if raw is None:
-            yield f"line {n}", _BadLine(too_long())
+            yield f"line {n}", BadLine(too_long())
             continue
         try:
             text = raw.decode("utf-8-sig" if n == 1 else "utf-8")
         except UnicodeDecodeError as exc:
-            yield f"line {n}", _BadLine(f"not valid UTF-8 (byte {exc.start}); re-save the file as UTF-8")
+            yield f"line {n}", BadLine(f"not valid UTF-8 (byte {exc.start}); re-save the file as UTF-8")
             continue
         yield f"line {n}", text
 
@@ -184,11 +180,11 @@ def _decoded_lines(fh: IO[bytes]) -> Iterator[tuple[str, str]]:
 
 def _read_jsonl(path: Path, fh: IO[bytes]) -> Iterator[Record]:
     if _first_char(path) == "[":
-        for where, item in _JsonArray(path, fh).items():
-            yield where, str(item) if isinstance(item, _BadLine) else _paper_or_reason(item)
+        for where, item in JsonArray(path, fh).items():
+            yield where, str(item) if isinstance(item, BadLine) else _paper_or_reason(item)
         return
     for where, text in _decoded_lines(fh):
-        if isinstance(text, _BadLine):
+        if isinstance(text, BadLine):
             yield where, str(text)
             continue
         if not text.strip():
@@ -202,140 +198,6 @@ def _read_jsonl(path: Path, fh: IO[bytes]) -> Iterator[Record]:
             yield where, f"invalid JSON ({'nested too deeply' if isinstance(exc, RecursionError) else exc})"
             continue
         yield where, _paper_or_reason(item)
-
-
-class _JsonArray:
-    """The items of a JSON array file, decoded one at a time from a sliding window of text.
-
-    Memory stays near :data:`MAX_LINE_BYTES` whatever the file's size: an item longer than
-    that is skipped by scanning over it (a reason stands in for it); a malformed array stops
-    with an :class:`InputError` saying at which record and line, after the items before it."""
-
-    _CHUNK = 1 << 16
-    _SPACE = re.compile(r"[ \t\r\n]*")
-    _IN_STRING = re.compile(r'[\\"]')
-    _IN_VALUE = re.compile(r'[\[\]{}",]')
-
-    def __init__(self, path: Path, fh: IO[bytes]):
-        self.path = path
-        self.stream = io.TextIOWrapper(fh, encoding="utf-8-sig")
-        self.decoder = json.JSONDecoder()
-        self.buf, self.pos, self.eof, self.line = "", 0, False, 1  # line: the line number at buf[0]
-
-    def items(self) -> Iterator[tuple[str, Any]]:
-        self._peek()
-        self.pos += 1  # the opening "[" (the caller saw it)
-        n = 0
-        if self._peek() == "]":
-            self.pos += 1
-        else:
-            while True:
-                n += 1
-                yield f"record {n}", self._item(n)
-                c = self._peek()
-                self.pos += 1
-                if c == "]":
-                    break
-                if c != ",":
-                    self.pos -= 1
-                    raise self._error(n, "the file ends before the closing ]" if not c else f"expected , or ] after it, found {c!r}")
-        if self._peek():
-            raise self._error(n, "there is more text after the closing ]")
-
-    def _item(self, n: int) -> Any:
-        self._peek()
-        while True:
-            try:
-                item, end = self.decoder.raw_decode(self.buf, self.pos)
-            except json.JSONDecodeError as exc:
-                cut = exc.msg.startswith("Unterminated string") or exc.pos >= len(self.buf) - 16
-                if self.eof or not cut:
-                    self.pos = exc.pos
-                    raise self._error(n, exc.msg) from None
-            except RecursionError:
-                raise self._error(n, "it is nested too deeply") from None
-            else:
-                if end < len(self.buf) or self.eof:  # one ending at the window's edge may go on (a number)
-                    self.pos = end
-                    return item
-            if len(self.buf) - self.pos > MAX_LINE_BYTES:
-                self._skip_value(n)
-                return _BadLine(too_long())
-            self._more()
-
-    def _skip_value(self, n: int) -> None:
-        depth, in_string = 0, False
-        while True:
-            if self.pos >= len(self.buf) and self._more():
-                continue
-            if in_string:
-                m = self._IN_STRING.search(self.buf, self.pos)
-                if not m:
-                    self.pos = len(self.buf)
-                elif m.group() == "\\":  # skip the escaped character, once it is read
-                    if m.end() < len(self.buf):
-                        self.pos = m.end() + 1
-                    else:
-                        self.pos = m.start()
-                        if not self._more():
-                            self.pos = len(self.buf)
-                else:
-                    self.pos, in_string = m.end(), False
-                    if depth == 0:
-                        return
-            else:
-                m = self._IN_VALUE.search(self.buf, self.pos)
-                if not m:
-                    self.pos = len(self.buf)
-                elif m.group() == '"':
-                    self.pos, in_string = m.end(), True
-                elif m.group() in "[{":
-                    self.pos, depth = m.end(), depth + 1
-                elif depth == 0:  # the "," or "]" after a long number or literal
-                    self.pos = m.start()
-                    return
-                elif m.group() == ",":
-                    self.pos = m.end()
-                else:
-                    self.pos, depth = m.end(), depth - 1
-                    if depth == 0:
-                        return
-            if self.eof and self.pos >= len(self.buf):
-                raise self._error(n, "the file ends inside it")
-
-    def _peek(self) -> str:
-        """The next character that is not white space ("" at the end), without consuming it."""
-        while True:
-            self.pos = self._SPACE.match(self.buf, self.pos).end()
-            if self.pos < len(self.buf):
-                return self.buf[self.pos]
-            if not self._more():
-                return ""
-
-    def _more(self) -> bool:
-        if self.eof:
-            return False
-        try:
-            chunk = self.stream.read(self._CHUNK)
-        except UnicodeDecodeError:
-            raise InputError(
-                f"{self.path} is not valid UTF-8 after line {self.line + self.buf.count(chr(10))}: re-save it as UTF-8."
-            ) from None
-        if not chunk:
-            self.eof = True
-            return False
-        if self.pos > self._CHUNK:  # drop what is already read
-            self.line += self.buf.count("\n", 0, self.pos)
-            self.buf, self.pos = self.buf[self.pos:], 0
-        self.buf += chunk
-        return True
-
-    def _error(self, n: int, what: str) -> InputError:
-        line = self.line + self.buf.count("\n", 0, min(self.pos, len(self.buf)))
-        return InputError(
-            f"{self.path} is not valid JSON at record {n} (line {line}): {what}. "
-            "Fix it, or write one JSON object per line."
-        )
 
 
 def _first_char(path: Path) -> str:

@@ -97,6 +97,10 @@ def bounded_lines(fh: IO[bytes]) -> Iterator[tuple[int, bytes | None]]:
             yield n, raw
 
 
+class BadLine(str):
+    """A reason standing in for a line (or record) that could not be read."""
+
+
 def too_long() -> str:
     return f"longer than {MAX_LINE_BYTES >> 20} MiB; skipped without reading it"
 

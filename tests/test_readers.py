@@ -279,9 +279,9 @@ def test_a_json_array_yields_its_records_before_a_break_and_then_says_where(tmp_
 
 @pytest.mark.parametrize("chunk", [1, 3, 7, 1 << 16])
 def test_json_array_items_split_across_reads_come_back_whole(tmp_path, monkeypatch, chunk):
-    from rag import readers
+    from rag.jsonarray import JsonArray
 
-    monkeypatch.setattr(readers._JsonArray, "_CHUNK", chunk)
+    monkeypatch.setattr(JsonArray, "_CHUNK", chunk)
     items = [{"title": 'Brackets ] } [ { and "quotes" \\ here', "abstract": ABSTRACT, "year": 2012345 // 1000},
              12345678901234567890, ["x"], {"title": "Plain", "abstract": ABSTRACT, "categories": ["a", "b"]}]
     f = tmp_path / "p.json"

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rag import readers
+from rag.jsonarray import JsonArray
 from rag.errors import InputError
 from rag.readers import (MAX_ABSTRACT_CHARS, MAX_AUTHORS, MAX_CATEGORIES, MAX_CATEGORY_CHARS, MAX_ID_CHARS,
                          MAX_NAME_CHARS, MAX_TITLE_CHARS, MAX_URL_CHARS, MIN_ABSTRACT_CHARS, YEAR_MAX, YEAR_MIN,
@@ -82,7 +82,7 @@ def read_bytes(name: str, data: bytes, gz: bool) -> list:
 @SETTINGS
 @given(records=st.lists(RECORD, max_size=6), gz=st.booleans(), chunk=st.sampled_from([1, 5, 64, 1 << 16]))
 def test_valid_records_read_back_exactly_in_order(fmt, records, gz, chunk, monkeypatch):
-    monkeypatch.setattr(readers._JsonArray, "_CHUNK", chunk)  # JSON arrays: items split across reads
+    monkeypatch.setattr(JsonArray, "_CHUNK", chunk)  # JSON arrays: items split across reads
     if fmt == "txt":
         records = [{"title": r["title"], "abstract": r["abstract"]} for r in records]
     got = read_bytes(f"papers.{fmt}", write(fmt, records), gz)
