@@ -4,7 +4,10 @@
 * A paper whose abstract (or metadata, or chunk settings) changed is *updated*: its
   new chunks are written first, then the old ones deleted, so an interruption never
   leaves a paper with no chunks; the next run finishes the clean-up.
-* Bad records are *skipped* with their file, line and reason; the rest go in.
+* Bad records are *skipped* with their file, line and reason; the rest go in. All are
+  counted; the first ``MAX_SKIPS_KEPT`` are kept, so a file of bad lines costs no memory.
+* A paper whose id was derived from its title also matches a paper stored under the
+  bare slug that earlier versions used, if the stored title is the same: it is updated.
 * Work is committed a batch at a time, so an interrupted run keeps what it did.
 """
 
@@ -20,11 +23,12 @@ from llama_index.core.schema import MetadataMode
 from .chunking import index_salt, make_nodes
 from .embedding import MODEL_ID
 from .errors import InputError
-from .readers import check_readable, estimate_records, read_papers
+from .readers import check_readable, estimate_records, legacy_id, read_papers
 from .types import Paper
 
 BATCH_PAPERS = 64
 MAX_SKIPS_SHOWN = 20
+MAX_SKIPS_KEPT = 100
 
 Progress = Callable[[int, "int | None"], None]
 
@@ -45,25 +49,31 @@ class IngestReport:
     new: int = 0
     updated: int = 0
     unchanged: int = 0
-    skipped: list[Skip] = field(default_factory=list)
+    skipped: list[Skip] = field(default_factory=list)  # the first MAX_SKIPS_KEPT
     chunks_added: int = 0
     seconds: float = 0.0
+    skipped_count: int = 0  # all of them
 
     @property
     def papers(self) -> int:
         return self.new + self.updated + self.unchanged
 
+    def skip(self, skip: Skip) -> None:
+        self.skipped_count += 1
+        if len(self.skipped) < MAX_SKIPS_KEPT:
+            self.skipped.append(skip)
+
     def summary(self) -> str:
         """The closing summary, as ``rag ingest`` prints it."""
         head = (
             f"{self.new} new, {self.updated} updated, {self.unchanged} unchanged, "
-            f"{len(self.skipped)} skipped ({self.chunks_added} chunks written, {self.seconds:.1f} s)"
+            f"{self.skipped_count} skipped ({self.chunks_added} chunks written, {self.seconds:.1f} s)"
         )
         lines = [f"Ingested {', '.join(self.files)}: {head}"]
         for skip in self.skipped[:MAX_SKIPS_SHOWN]:
             lines.append(f"  skipped {skip}")
-        if len(self.skipped) > MAX_SKIPS_SHOWN:
-            lines.append(f"  … and {len(self.skipped) - MAX_SKIPS_SHOWN} more skipped")
+        if self.skipped_count > MAX_SKIPS_SHOWN:
+            lines.append(f"  … and {self.skipped_count - MAX_SKIPS_SHOWN} more skipped")
         return "\n".join(lines)
 
     def to_dict(self) -> dict:
@@ -73,6 +83,7 @@ class IngestReport:
             "updated": self.updated,
             "unchanged": self.unchanged,
             "skipped": [vars(s) for s in self.skipped],
+            "skipped_count": self.skipped_count,
             "chunks_added": self.chunks_added,
             "seconds": round(self.seconds, 2),
         }
@@ -88,9 +99,10 @@ def ingest_files(
 ) -> IngestReport:
     """Ingest every file in ``paths`` into ``store``.
 
-    Every file's type, readability and header (CSV) or structure (JSON array) are checked
+    Every file's type, readability, content (text, not binary) and header (CSV) are checked
     before any write; a record-level problem skips that record; a file that breaks off
-    part-way stops the run with what was kept so far committed and reported."""
+    part-way (a truncated .gz, a malformed JSON array) stops the run once the papers read
+    before the break are committed, and the error says how many went in."""
     files = [Path(p) for p in paths]
     if not files:
         raise InputError("No files given: pass one or more abstract files (.txt, .jsonl, .json, .csv).")
@@ -103,13 +115,16 @@ def ingest_files(
     total = None if None in totals else sum(t for t in totals if t)
     done = 0
     seen: dict[str, str] = {}
+    broken: list[InputError] = []
     changed = False
     try:
-        for batch in _batches(_papers(files, report, seen), BATCH_PAPERS):
+        for batch in _batches(_papers(files, report, seen, broken), BATCH_PAPERS):
             changed |= _ingest_batch(batch, store, embedder, salt, chunk_tokens, chunk_overlap, report)
             done += len(batch)
             if progress:
                 progress(done, total)
+        if broken:
+            raise broken[0]
     except InputError as exc:  # a file that broke part-way: say what was kept
         if report.new or report.updated:
             raise InputError(
@@ -130,16 +145,21 @@ def ingest_files(
     return report
 
 
-def _papers(files: list[Path], report: IngestReport, seen: dict[str, str]) -> Iterator[Paper]:
-    for f in files:
-        for where, item in read_papers(f):
-            if isinstance(item, str):
-                report.skipped.append(Skip(f.name, where, item))
-            elif item.paper_id in seen:
-                report.skipped.append(Skip(f.name, where, f"duplicate of paper id '{item.paper_id}' ({seen[item.paper_id]})"))
-            else:
-                seen[item.paper_id] = f"{f.name}, {where}"
-                yield item
+def _papers(files: list[Path], report: IngestReport, seen: dict[str, str], broken: list[InputError]) -> Iterator[Paper]:
+    """The papers of ``files`` in order; a file that breaks off ends them, its error put in ``broken``
+    (so the papers read before it are still written)."""
+    try:
+        for f in files:
+            for where, item in read_papers(f):
+                if isinstance(item, str):
+                    report.skip(Skip(f.name, where, item))
+                elif item.paper_id in seen:
+                    report.skip(Skip(f.name, where, f"duplicate of paper id '{item.paper_id}' ({seen[item.paper_id]})"))
+                else:
+                    seen[item.paper_id] = f"{f.name}, {where}"
+                    yield item
+    except InputError as exc:
+        broken.append(exc)
 
 
 def _batches(items: Iterator[Paper], size: int) -> Iterator[list[Paper]]:
@@ -154,7 +174,7 @@ def _batches(items: Iterator[Paper], size: int) -> Iterator[list[Paper]]:
 
 
 def _ingest_batch(batch, store, embedder, salt, chunk_tokens, chunk_overlap, report: IngestReport) -> bool:
-    existing = store.existing([p.paper_id for p in batch])
+    existing = _with_legacy(batch, store, store.existing([p.paper_id for p in batch]))
     nodes, stale = [], []
     for paper in batch:
         digest = paper.content_hash(salt)
@@ -182,3 +202,22 @@ def _ingest_batch(batch, store, embedder, salt, chunk_tokens, chunk_overlap, rep
     if stale:
         store.delete(stale)
     return bool(nodes or stale)
+
+
+def _with_legacy(batch: list[Paper], store, existing: dict[str, dict[str, list[str]]]) -> dict[str, dict[str, list[str]]]:
+    """``existing``, plus the chunks of papers stored under their legacy id (the bare slug of the same title).
+
+    Those count as an older version of the paper, so re-ingesting a file indexed before ids
+    were derived replaces its papers instead of adding them twice."""
+    legacy: dict[str, list[Paper]] = {}
+    for paper in batch:
+        if paper.paper_id not in existing and (lid := legacy_id(paper)):
+            legacy.setdefault(lid, []).append(paper)
+    found = store.existing(list(legacy)) if legacy else {}
+    if found:
+        titles = {lid: meta.get("title") for lid, (meta, _) in store.papers(list(found)).items()}
+        for lid, versions in found.items():
+            for paper in legacy[lid]:
+                if titles.get(lid) == paper.title:
+                    existing[paper.paper_id] = versions
+    return existing

@@ -3,13 +3,17 @@
 Every reader yields ``(where, Paper | str)`` pairs: ``where`` is a human position
 ("line 12"), and a string in place of a paper is the reason that record was skipped.
 A bad record never stops a file; an unreadable file raises :class:`InputError`.
+
+Every format is streamed a record at a time (see :mod:`rag.textio` for the bounds on
+lines and decompression), and every field is checked as it is read: a record whose
+title, abstract, id, year, authors, categories or url is not what it should be is
+skipped with its reason rather than passed on to break a question later.
 """
 
 from __future__ import annotations
 
 import csv
-import gzip
-import io
+import hashlib
 import json
 import re
 import unicodedata
@@ -18,7 +22,11 @@ from pathlib import Path
 from typing import IO, Any, Iterator
 
 from .errors import InputError
+from .jsonarray import JsonArray
+from .textio import BadLine, bounded_lines, open_binary, sniff, too_long
 from .types import Paper
+
+__all__ = ["check_readable", "derive_id", "detect_format", "estimate_records", "legacy_id", "read_papers", "sniff", "slugify"]
 
 Record = tuple[str, "Paper | str"]
 
@@ -32,8 +40,19 @@ FORMATS = {
 }
 SUPPORTED = "text (.txt: title and abstract lines alternating), JSON lines (.jsonl/.json, including the arXiv metadata snapshot) or CSV (.csv/.tsv), optionally gzipped (.gz)"
 
-MAX_TITLE_CHARS = 300
 MIN_ABSTRACT_CHARS = 50
+MAX_TITLE_CHARS = 500
+MAX_ABSTRACT_CHARS = 100_000  # the longest real abstracts run to a few thousand
+MAX_ID_CHARS = 200
+MAX_URL_CHARS = 2_000
+MAX_AUTHORS = 100  # kept per paper (a physics collaboration lists thousands; the rest are dropped)
+MAX_NAME_CHARS = 200
+MAX_CATEGORIES = 50
+MAX_CATEGORY_CHARS = 100
+YEAR_MIN, YEAR_MAX = 1000, 2100
+MAX_CSV_RECORD_BYTES = 4 << 20  # one CSV record, quoted line breaks and all
+ESTIMATE_MAX_BYTES = 512 << 20  # estimate_records counts lines up to this size
+_TEXT_TITLE_CHARS = 300  # in the text format, a longer line where a title should be is taken for an abstract
 _HEADER_PREFIXES = ("Get trending papers",)
 _ARXIV_ID = re.compile(r"^(?:arxiv:)?(\d{4}\.\d{4,5}|[a-z\-]+(?:\.[A-Z]{2})?/\d{7})(v\d+)?$", re.IGNORECASE)
 _YEAR = re.compile(r"\b(19[5-9]\d|20\d\d)\b")
@@ -59,98 +78,113 @@ def check_readable(path: Path) -> str:
         raise InputError(f"{path} is a directory: pass the abstract files inside it.")
     fmt = detect_format(path)
     try:
-        with _open_binary(path) as fh:
-            fh.read(1)
+        problem = sniff(path)
+        if problem:
+            raise InputError(f"Cannot read {path}: {problem}. rag reads {SUPPORTED}.")
         if fmt == "csv":
-            _csv_columns(path)  # a missing title or abstract column fails the file up front
-        elif fmt == "jsonl" and _first_char(path) == "[":
-            _json_array(path)
+            with open_binary(path) as raw:
+                _csv_header(path, _CsvLines(raw))  # a missing title or abstract column fails the file up front
     except (OSError, EOFError, zlib.error) as exc:
         raise InputError(f"Cannot read {path}: {exc}.") from None
     return fmt
 
 
 def read_papers(path: Path) -> Iterator[Record]:
-    """Yield ``(where, paper_or_reason)`` for every record in ``path``."""
+    """Yield ``(where, paper_or_reason)`` for every record in ``path``, one at a time."""
     fmt = check_readable(path)
     reader = {"text": _read_text, "jsonl": _read_jsonl, "csv": _read_csv}[fmt]
     try:
-        yield from reader(path)
+        with open_binary(path) as fh:
+            yield from reader(path, fh)
     except (OSError, EOFError, zlib.error) as exc:  # e.g. a truncated .gz, found part-way through
         raise InputError(f"Cannot read {path} to the end: {exc}. Fix or re-download the file.") from None
 
 
 def estimate_records(path: Path) -> int | None:
-    """A cheap guess of how many records ``path`` holds (for progress bars)."""
-    if path.suffix.lower() == ".gz" or path.stat().st_size > 512 * 1024 * 1024:
+    """A cheap guess of how many records ``path`` holds (for progress bars); ``None`` for large or gzipped files.
+
+    Counts non-blank lines a chunk at a time, so a file of one endless line costs no memory."""
+    if path.suffix.lower() == ".gz" or path.stat().st_size > ESTIMATE_MAX_BYTES:
         return None
+    lines, open_line = 0, False  # open_line: the current line has something besides whitespace
     with path.open("rb") as fh:
-        lines = sum(1 for line in fh if line.strip())
-    return max(lines // 2, 1) if detect_format(path) == "text" else max(lines - (detect_format(path) == "csv"), 1)
+        while chunk := fh.read(1 << 20):
+            *done, rest = chunk.split(b"\n")
+            for part in done:
+                lines += bool(open_line or part.strip())
+                open_line = False
+            open_line = open_line or bool(rest.strip())
+    lines += open_line
+    fmt = detect_format(path)
+    return max(lines // 2, 1) if fmt == "text" else max(lines - (fmt == "csv"), 1)
 
 
 # -- text format ---------------------------------------------------------------
 
 
-def _read_text(path: Path) -> Iterator[Record]:
-    body: list[tuple[str, str]] = []  # alignment needs look-ahead; text files are small
-    for where, text in _decoded_lines(path):
-        if isinstance(text, _BadLine):
+def _read_text(path: Path, fh: IO[bytes]) -> Iterator[Record]:
+    """Titles and abstracts on alternating lines, read with one line of look-ahead (the pending title)."""
+    pending: tuple[str, str] | None = None
+    for where, text in _text_body(_decoded_lines(fh)):
+        if isinstance(text, BadLine):
             yield where, str(text)
-        elif text.strip():
-            body.append((where, text.strip()))
-    had_header = False
-    while body and body[0][1].startswith(_HEADER_PREFIXES):
-        body.pop(0)
-        had_header = True
-    if had_header and body and body[0][1].startswith("Subscribe") and len(body[0][1]) > len("Subscribe"):
-        # the sample was scraped from a page whose "Subscribe" button precedes the first title
-        body[0] = (body[0][0], body[0][1][len("Subscribe"):].lstrip())
-    i = 0
-    while i < len(body):
-        where, title = body[i]
-        if len(title) > MAX_TITLE_CHARS:
-            yield where, f"expected a title but found {len(title)} characters of text (is the title line above it missing?)"
-            i += 1
-            continue
-        if i + 1 >= len(body):
-            yield where, f"title '{_short(title)}' has no abstract line after it"
-            break
-        abstract = body[i + 1][1]
-        if len(abstract) < MIN_ABSTRACT_CHARS:
+        elif pending is None:
+            if len(text) > _TEXT_TITLE_CHARS:
+                yield where, f"expected a title but found {len(text)} characters of text (is the title line above it missing?)"
+            else:
+                pending = (where, text)
+        elif len(text) < MIN_ABSTRACT_CHARS:
             # a short line where the abstract should be: most likely the next title
-            yield where, f"title '{_short(title)}' is followed by a {len(abstract)}-character line, not an abstract"
-            i += 1
-            continue
-        yield where, _make_paper({"title": title, "abstract": abstract})
-        i += 2
+            yield pending[0], f"title '{_short(pending[1])}' is followed by a {len(text)}-character line, not an abstract"
+            pending = (where, text)
+        else:
+            yield pending[0], _paper_or_reason({"title": pending[1], "abstract": text})
+            pending = None
+    if pending is not None:
+        yield pending[0], f"title '{_short(pending[1])}' has no abstract line after it"
 
 
-class _BadLine(str):
-    """A reason standing in for a line that could not be decoded."""
-
-
-def _decoded_lines(path: Path) -> Iterator[tuple[str, str]]:
-    with _open_binary(path) as fh:
-        for n, raw in enumerate(fh, start=1):
-            try:
-                text = raw.decode("utf-8-sig" if n == 1 else "utf-8")
-            except UnicodeDecodeError as exc:
-                yield f"line {n}", _BadLine(f"not valid UTF-8 (byte {exc.start}); re-save the file as UTF-8")
+def _text_body(lines: Iterator[tuple[str, str]]) -> Iterator[tuple[str, str]]:
+    """Non-blank stripped lines, without the sample's page header (and its "Subscribe" button text)."""
+    at_start, had_header = True, False
+    for where, text in lines:
+        if not isinstance(text, BadLine):
+            text = text.strip()
+            if not text:
                 continue
-            yield f"line {n}", text
+            if at_start and text.startswith(_HEADER_PREFIXES):
+                had_header = True
+                continue
+            if at_start and had_header and text.startswith("Subscribe") and len(text) > len("Subscribe"):
+                # the sample was scraped from a page whose "Subscribe" button precedes the first title
+                text = text[len("Subscribe"):].lstrip()
+            at_start = False
+        yield where, text
+
+
+def _decoded_lines(fh: IO[bytes]) -> Iterator[tuple[str, str]]:
+    for n, raw in bounded_lines(fh):
+        if raw is None:
+            yield f"line {n}", BadLine(too_long())
+            continue
+        try:
+            text = raw.decode("utf-8-sig" if n == 1 else "utf-8")
+        except UnicodeDecodeError as exc:
+            yield f"line {n}", BadLine(f"not valid UTF-8 (byte {exc.start}); re-save the file as UTF-8")
+            continue
+        yield f"line {n}", text
 
 
 # -- JSON lines / JSON array ------------------------------------------------------
 
 
-def _read_jsonl(path: Path) -> Iterator[Record]:
+def _read_jsonl(path: Path, fh: IO[bytes]) -> Iterator[Record]:
     if _first_char(path) == "[":
-        for n, item in enumerate(_json_array(path), start=1):
-            yield f"record {n}", _paper_or_reason(item)
+        for where, item in JsonArray(path, fh).items():
+            yield where, str(item) if isinstance(item, BadLine) else _paper_or_reason(item)
         return
-    for where, text in _decoded_lines(path):
-        if isinstance(text, _BadLine):
+    for where, text in _decoded_lines(fh):
+        if isinstance(text, BadLine):
             yield where, str(text)
             continue
         if not text.strip():
@@ -160,22 +194,14 @@ def _read_jsonl(path: Path) -> Iterator[Record]:
         except json.JSONDecodeError as exc:
             yield where, f"invalid JSON ({exc.msg} at column {exc.colno})"
             continue
+        except (ValueError, RecursionError) as exc:  # a number of over 4300 digits; nesting past the stack
+            yield where, f"invalid JSON ({'nested too deeply' if isinstance(exc, RecursionError) else exc})"
+            continue
         yield where, _paper_or_reason(item)
 
 
-def _json_array(path: Path) -> list[Any]:
-    try:
-        with _open_binary(path) as fh:
-            items = json.load(fh)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path} is not valid JSON: {exc}. Fix it, or write one JSON object per line.") from None
-    if not isinstance(items, list):
-        raise InputError(f"{path} holds a JSON {type(items).__name__}, not a list of records.")
-    return items
-
-
 def _first_char(path: Path) -> str:
-    with _open_binary(path) as fh:
+    with open_binary(path) as fh:
         head = fh.read(4096).decode("utf-8-sig", errors="replace").lstrip()
     return head[:1]
 
@@ -183,39 +209,74 @@ def _first_char(path: Path) -> str:
 # -- CSV -------------------------------------------------------------------------
 
 
-def _read_csv(path: Path) -> Iterator[Record]:
-    with _open_binary(path) as raw:
-        reader = _csv_reader(path, raw)
-        start = 2
+class _CsvLines:
+    """Physical lines for :mod:`csv`, each at most MAX_LINE_BYTES; remembers which could not be read."""
+
+    def __init__(self, fh: IO[bytes]):
+        self.fh = fh
+        self.problems: dict[int, str] = {}
+        self.record_bytes = 0  # bytes of the record being parsed (reset by the reader after each row)
+
+    def __iter__(self) -> Iterator[str]:
+        for n, raw in bounded_lines(self.fh):
+            if raw is None:
+                self.problems[n] = too_long()
+                yield "\n"
+                continue
+            self.record_bytes += len(raw)
+            if self.record_bytes > MAX_CSV_RECORD_BYTES:
+                raise _RecordTooLong(f"line {n}: a CSV record runs over {MAX_CSV_RECORD_BYTES >> 20} MiB")
+            try:
+                yield raw.decode("utf-8-sig" if n == 1 else "utf-8")
+            except UnicodeDecodeError:
+                self.problems[n] = "not valid UTF-8; re-save the file as UTF-8"
+                yield raw.decode("utf-8", errors="replace")
+
+
+def _read_csv(path: Path, fh: IO[bytes]) -> Iterator[Record]:
+    lines = _CsvLines(fh)
+    reader, fields = _csv_header(path, lines)
+    start, lines.record_bytes = reader.line_num + 1, 0
+    lines.problems.clear()  # the header's own (a bad one fails the file in check_readable)
+    try:
         for row in reader:
-            where = f"line {start}"
-            start = reader.line_num + 1
-            if None in row:
-                yield where, f"has {len(row[None])} more field(s) than the header (an unquoted comma?)"
+            where, end = f"line {start}", reader.line_num
+            problems = [lines.problems.pop(k) for k in sorted(lines.problems) if k <= end]
+            start, lines.record_bytes = end + 1, 0
+            if problems:
+                yield where, problems[0]
+            elif not row:
                 continue
-            if any("\ufffd" in (v or "") for v in row.values()):
-                yield where, "not valid UTF-8; re-save the file as UTF-8"
-                continue
-            yield where, _paper_or_reason(row)
+            elif len(row) > len(fields):
+                yield where, f"has {len(row) - len(fields)} more field(s) than the header (an unquoted comma?)"
+            else:
+                yield where, _paper_or_reason(dict(zip(fields, row)))
+    except csv.Error as exc:
+        raise InputError(f"{path}, line {reader.line_num}: {exc}; fix the quoting there (an unclosed quote?).") from None
+    except _RecordTooLong as exc:
+        raise InputError(f"{path}, {exc}; fix the quoting there (an unclosed quote?).") from None
 
 
-def _csv_reader(path: Path, raw: IO[bytes]) -> csv.DictReader:
+class _RecordTooLong(Exception):
+    pass
+
+
+def _csv_header(path: Path, lines: _CsvLines) -> tuple[Any, list[str]]:
     delimiter = "\t" if ".tsv" in [s.lower() for s in path.suffixes] else ","
-    text = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace", newline="")
-    reader = csv.DictReader(text, delimiter=delimiter)
-    columns = {(c or "").strip().lower() for c in reader.fieldnames or []}
+    reader = csv.reader(lines, delimiter=delimiter)
+    try:
+        fields = next(reader, [])
+    except (csv.Error, _RecordTooLong) as exc:
+        raise InputError(f"{path} has no readable header row ({exc}). A CSV of abstracts needs a header row with title and abstract columns.") from None
+    columns = {(c or "").strip().lower() for c in fields}
     missing = {"title", "abstract"} - columns
     if missing and not ("summary" in columns and missing == {"abstract"}):
+        found = _short(", ".join(sorted(columns)), 200) or "none"
         raise InputError(
-            f"{path} has no {' or '.join(sorted(missing))} column (found: {', '.join(sorted(columns)) or 'none'}). "
+            f"{path} has no {' or '.join(sorted(missing))} column (found: {found}). "
             "A CSV of abstracts needs a header row with title and abstract columns."
         )
-    return reader
-
-
-def _csv_columns(path: Path) -> None:
-    with _open_binary(path) as raw:
-        _csv_reader(path, raw)
+    return reader, fields
 
 
 # -- mapping records to papers ------------------------------------------------------
@@ -231,32 +292,89 @@ def _paper_or_reason(item: Any) -> Paper | str:
 
 
 def _make_paper(rec: dict[str, Any]) -> Paper:
-    title = _clean(rec.get("title"))
-    abstract = _clean(rec.get("abstract") if rec.get("abstract") not in (None, "") else rec.get("summary"))
+    """The paper a record describes; a ``ValueError`` says why a record is not one."""
+    title = _text(rec, "title", MAX_TITLE_CHARS)
+    abstract = _text(rec, "abstract" if rec.get("abstract") not in (None, "") else "summary", MAX_ABSTRACT_CHARS)
     if not title:
         raise ValueError("no title")
     if not abstract:
         raise ValueError(f"no abstract for '{_short(title)}'")
     if len(abstract) < MIN_ABSTRACT_CHARS:
         raise ValueError(f"abstract of '{_short(title)}' is only {len(abstract)} characters")
-    raw_id = _clean(rec.get("id") or rec.get("paper_id") or rec.get("arxiv_id") or rec.get("doi"))
-    paper_id = raw_id or slugify(title)
+    raw_id = _raw_id(rec)
     return Paper(
-        paper_id=paper_id,
+        paper_id=raw_id or derive_id(title),
         title=title,
         abstract=abstract,
-        url=_clean(rec.get("url") or rec.get("link")) or _url_for(raw_id, rec.get("doi")),
+        url=_url(rec, raw_id),
         authors=_authors(rec),
         year=_year(rec, raw_id),
-        categories=_split_list(rec.get("categories")),
+        categories=_categories(rec.get("categories")),
     )
 
 
+def derive_id(title: str) -> str:
+    """The id of a paper its file gives none: readable, and unique to its title.
+
+    ``slug-1a2b3c4d`` (the slug's first 60 characters and 8 hex digits of the title's
+    SHA-256), or ``paper-<16 hex digits>`` for a title with no Latin letters or digits.
+    It depends on the title alone, so a paper whose abstract is edited keeps its id (and
+    is updated), while titles that differ only in punctuation or script never collide."""
+    digest = hashlib.sha256(unicodedata.normalize("NFC", " ".join(title.split())).encode()).hexdigest()
+    slug = _slug(title, 60)
+    return f"{slug}-{digest[:8]}" if slug else f"paper-{digest[:16]}"
+
+
+def legacy_id(paper: Paper) -> str | None:
+    """The id earlier versions gave ``paper`` (its bare slug), when its id is derived; else ``None``."""
+    return slugify(paper.title) if paper.paper_id == derive_id(paper.title) else None
+
+
 def slugify(title: str, max_len: int = 80) -> str:
-    """A readable, stable id from a title: ``"PIM-GPT: A Hybrid ..."`` -> ``"pim-gpt-a-hybrid-..."``."""
+    """A readable id part from a title: ``"PIM-GPT: A Hybrid ..."`` -> ``"pim-gpt-a-hybrid-..."``."""
+    return _slug(title, max_len) or "untitled"
+
+
+def _slug(title: str, max_len: int) -> str:
     ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
     slug = re.sub(r"[^a-z0-9]+", "-", ascii_title.lower()).strip("-")
-    return slug[:max_len].rstrip("-") or "untitled"
+    return slug[:max_len].rstrip("-")
+
+
+def _text(rec: dict[str, Any], key: str, cap: int) -> str:
+    value = rec.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise ValueError(f"{key} must be text, not {_kind(value)}")
+    text = _clean(value)
+    if len(text) > cap:
+        raise ValueError(f"{key} is {len(text)} characters (at most {cap})")
+    return text
+
+
+def _raw_id(rec: dict[str, Any]) -> str:
+    for key in ("id", "paper_id", "arxiv_id", "doi"):
+        value = rec.get(key)
+        if value is None or value == "":
+            continue
+        if isinstance(value, bool) or not isinstance(value, (str, int)):
+            hint = " (put it in quotes)" if isinstance(value, float) else ""
+            raise ValueError(f"{key} must be text, not {_kind(value)}{hint}")
+        text = _clean(str(value))
+        if len(text) > MAX_ID_CHARS:
+            raise ValueError(f"{key} is {len(text)} characters (at most {MAX_ID_CHARS})")
+        if text:
+            return text
+    return ""
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, (int, float)):
+        return "a number"
+    return {list: "a list", dict: "an object"}.get(type(value), type(value).__name__)
 
 
 def _clean(value: Any) -> str:
@@ -269,62 +387,102 @@ def _short(text: str, n: int = 60) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
-def _split_list(value: Any) -> tuple[str, ...]:
+def _strings(value: Any, what: str) -> list[str]:
+    """``value`` as a list of cleaned strings; split on separators when it is one string."""
     if value is None:
-        return ()
-    if isinstance(value, (list, tuple)):
-        items = [_clean(v) for v in value]
-    else:
-        items = re.split(r"[;,|]\s*|\s+", _clean(value))
-    return tuple(dict.fromkeys(i for i in items if i))
+        return []
+    if isinstance(value, str):
+        return [i for i in re.split(r"[;,|]\s*|\s+", _clean(value)) if i] if what == "categories" else [value]
+    if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+        return [i for i in (_clean(v) for v in value) if i]
+    raise ValueError(f"{what} must be text or a list of text, not {_kind(value)}")
+
+
+def _categories(value: Any) -> tuple[str, ...]:
+    items = tuple(dict.fromkeys(_strings(value, "categories")))
+    if len(items) > MAX_CATEGORIES:
+        raise ValueError(f"{len(items)} categories (at most {MAX_CATEGORIES})")
+    long = next((c for c in items if len(c) > MAX_CATEGORY_CHARS), None)
+    if long:
+        raise ValueError(f"category '{_short(long)}' is {len(long)} characters (at most {MAX_CATEGORY_CHARS})")
+    return items
 
 
 def _authors(rec: dict[str, Any]) -> tuple[str, ...]:
+    """Names from arXiv's ``authors_parsed`` or ``authors``; past MAX_AUTHORS only the first are kept."""
     parsed = rec.get("authors_parsed")
-    if isinstance(parsed, list) and parsed:
-        names = [" ".join(p for p in (parts[1:2] + parts[:1] + parts[2:3]) if p) for parts in parsed if isinstance(parts, list)]
-        return tuple(n for n in (_clean(x) for x in names) if n)
-    value = rec.get("authors")
-    if isinstance(value, (list, tuple)):
-        return tuple(n for n in (_clean(v) for v in value) if n)
-    text = _clean(value)
-    if not text:
-        return ()
-    parts = re.split(r";\s*|,\s*(?:and\s+)?|\s+and\s+", text)
-    return tuple(p.strip() for p in parts if p.strip())
+    if isinstance(parsed, list) and parsed and all(isinstance(p, list) and all(isinstance(x, str) for x in p) for p in parsed):
+        names = [_clean(" ".join(p for p in (parts[1:2] + parts[:1] + parts[2:3]) if p)) for parts in parsed]
+    else:
+        value = rec.get("authors")
+        names = _strings(value, "authors")
+        if isinstance(value, str):
+            names = re.split(r";\s*|,\s*(?:and\s+)?|\s+and\s+", _clean(value))
+    names = [n.strip() for n in names if n.strip()]
+    long = next((n for n in names if len(n) > MAX_NAME_CHARS), None)
+    if long:
+        raise ValueError(f"author name '{_short(long)}' is {len(long)} characters (at most {MAX_NAME_CHARS})")
+    return tuple(names[:MAX_AUTHORS])
 
 
 def _year(rec: dict[str, Any], raw_id: str) -> int | None:
     year = rec.get("year")
-    if isinstance(year, int):
-        return year
-    if isinstance(year, (str, float)) and _YEAR.search(str(year)):
-        return int(_YEAR.search(str(year)).group(1))
+    if year is not None and year != "":
+        return _checked_year(year)
     versions = rec.get("versions")
     if isinstance(versions, list) and versions and isinstance(versions[0], dict):
-        m = _YEAR.search(str(versions[0].get("created", "")))
+        m = _YEAR.search(str(versions[0].get("created", ""))[:200])
         if m:
             return int(m.group(1))
     m = _ARXIV_ID.match(raw_id or "")
     if m and "." in m.group(1) and "/" not in m.group(1):
         return 2000 + int(m.group(1)[:2])
     for key in ("published", "date", "update_date"):
-        m = _YEAR.search(str(rec.get(key) or ""))
+        value = rec.get(key)
+        m = _YEAR.search(value[:200]) if isinstance(value, str) else None
         if m:
             return int(m.group(1))
     return None
+
+
+def _checked_year(value: Any) -> int:
+    """A year from a number or a date-like string ("2023", "2023-05-01"); plausible or a ``ValueError``."""
+    year: int | None = None
+    if isinstance(value, bool):
+        pass
+    elif isinstance(value, int):
+        year = value
+    elif isinstance(value, float) and value.is_integer():
+        year = int(value)
+    elif isinstance(value, str):
+        m = re.match(r"\s*(\d{4})(?!\d)", value) or _YEAR.search(value[:200])
+        year = int(m.group(1)) if m else None
+    if year is None:
+        raise ValueError(f"year {_short(json.dumps(value) if not isinstance(value, str) else repr(value), 40)} is not a year")
+    if not YEAR_MIN <= year <= YEAR_MAX:
+        raise ValueError(f"year {_short(str(year), 40)} is outside {YEAR_MIN}-{YEAR_MAX}")
+    return year
+
+
+def _url(rec: dict[str, Any], raw_id: str) -> str | None:
+    key = "url" if rec.get("url") not in (None, "") else "link"
+    value = rec.get(key)
+    if value is None or value == "":
+        return _url_for(raw_id, rec.get("doi"))
+    if not isinstance(value, str):
+        raise ValueError(f"{key} must be text, not {_kind(value)}")
+    url = _clean(value)
+    if len(url) > MAX_URL_CHARS:
+        raise ValueError(f"{key} is {len(url)} characters (at most {MAX_URL_CHARS})")
+    if not re.match(r"https?://", url, re.IGNORECASE):
+        raise ValueError(f"{key} '{_short(url)}' is not an http(s) link")
+    return url
 
 
 def _url_for(raw_id: str, doi: Any) -> str | None:
     m = _ARXIV_ID.match(raw_id or "")
     if m:
         return f"https://arxiv.org/abs/{m.group(1)}"
-    if doi:
+    if isinstance(doi, str) and 0 < len(_clean(doi)) <= MAX_ID_CHARS:
         return f"https://doi.org/{_clean(doi)}"
     return None
-
-
-def _open_binary(path: Path) -> IO[bytes]:
-    if path.suffix.lower() == ".gz":
-        return gzip.open(path, "rb")
-    return path.open("rb")

@@ -106,10 +106,59 @@ def test_chunks_keep_the_title_and_stay_near_the_token_budget():
     assert [n.node_id for n in nodes] == [n.node_id for n in make_nodes(paper, "h" * 16, 64, 16)]
 
 
-def test_a_broken_json_array_fails_before_any_file_is_written(tiny_settings, tmp_path):
+def test_a_json_array_broken_part_way_keeps_the_records_before_the_break(tiny_settings, tmp_path):
     bad = tmp_path / "bad.json"
-    bad.write_text('[{"title": "A", "abstract": "x"}, ')
+    good = [json.dumps({"id": f"a{i}", "title": f"Array paper {i}", "abstract": f"Abstract {i} about sparse kernels, long enough to keep."})
+            for i in range(70)]  # more than one batch
+    bad.write_text("[" + ",\n".join(good) + ',\n{"title": "A", "abstract": "x"} "oops"]')
     engine = Engine(tiny_settings, notify=lambda m: None)
-    with pytest.raises(InputError, match="bad.json is not valid JSON"):
+    with pytest.raises(InputError, match=r"bad.json is not valid JSON at record 71 \(line 71\).* Before that, 78 new and 0 updated"):
         engine.ingest([TINY, bad])
-    assert engine.store.count() == 0
+    assert len(engine.store.existing([f"a{i}" for i in range(70)])) == 70
+
+
+def test_an_implausible_year_is_skipped_and_questions_still_work(tiny_settings, tmp_path):
+    f = tmp_path / "years.jsonl"
+    f.write_text(json.dumps({"id": "y1", "title": "Far Future", "abstract": "A paper from a year no calendar reaches, about sparse attention.",
+                             "year": 10**30}) + "\n")
+    engine = Engine(tiny_settings, notify=lambda m: None)
+    report = engine.ingest([TINY, f])
+    assert report.new == 8 and [(s.where, s.reason) for s in report.skipped] == [("line 1", "year 1000000000000000000000000000000 is outside 1000-2100")]
+    assert engine.retrieve("sparse attention", k=3)
+
+
+def test_papers_without_ids_in_any_script_are_all_kept(tiny_settings, tmp_path):
+    f = tmp_path / "scripts.jsonl"
+    titles = ["注意力就是你所需要的一切", "深度残差学习", "Η προσοχή είναι το μόνο που χρειάζεστε", "Attention!", "Attention?"]
+    f.write_text("".join(json.dumps({"title": t, "abstract": f"An abstract for {t}, long enough to be kept as one."}) + "\n" for t in titles))
+    report = Engine(tiny_settings, notify=lambda m: None).ingest([f])
+    assert (report.new, report.skipped_count) == (5, 0)
+
+
+def test_reingesting_a_file_indexed_under_legacy_slug_ids_updates_it(tiny_settings, tmp_path):
+    """Indexes built before ids were derived hold papers under their bare slug: they are replaced, not doubled."""
+    from rag.readers import read_papers, slugify
+
+    f = tmp_path / "old.jsonl"
+    rows = [{"title": "Sparse Kernels for Attention!", "abstract": "We write sparse attention kernels that run twice as fast on GPUs."},
+            {"title": "Quantised Adapters", "abstract": "Low-rank adapters trained in four bits match sixteen-bit fine-tuning."}]
+    f.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    engine = Engine(tiny_settings, notify=lambda m: None)
+    for _, paper in read_papers(f):  # what an earlier version wrote
+        old = Paper(slugify(paper.title), paper.title, paper.abstract)
+        engine.store.add(_embedded(engine, make_nodes(old, old.content_hash("old"), 128, 32)))
+    report = engine.ingest([f])
+    assert (report.new, report.updated) == (0, 2)
+    stored = {m["paper_id"] for m in engine.store.collection.get(include=["metadatas"])["metadatas"]}
+    assert stored == {p.paper_id for _, p in read_papers(f)} and not stored & {"sparse-kernels-for-attention", "quantised-adapters"}
+
+
+def test_a_legacy_paper_with_the_same_slug_but_another_title_is_left_alone(tiny_settings, tmp_path):
+    engine = Engine(tiny_settings, notify=lambda m: None)
+    other = Paper("attention", "Attention?", "A different paper entirely, about sparse attention kernels on TPUs.")
+    engine.store.add(_embedded(engine, make_nodes(other, other.content_hash("old"), 128, 32)))
+    f = tmp_path / "new.jsonl"
+    f.write_text(json.dumps({"title": "Attention!", "abstract": "Attention is what we study here, with kernels for GPUs."}) + "\n")
+    report = engine.ingest([f])
+    assert (report.new, report.updated) == (1, 0)
+    assert engine.store.existing(["attention"])  # still there: its title differs

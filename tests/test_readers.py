@@ -1,10 +1,11 @@
 import gzip
 import json
+import re
 
 import pytest
 
 from rag.errors import InputError
-from rag.readers import read_papers, slugify
+from rag.readers import derive_id, legacy_id, read_papers, slugify
 from rag.types import Paper
 
 ABSTRACT = "We study a thing carefully and find that it works well on many benchmarks across tasks."
@@ -21,7 +22,7 @@ def test_sample_text_format_reads_all_247_papers_without_the_subscribe_prefix():
     papers, skips = papers_and_skips(sample_corpus())
     assert len(papers) == 247 and skips == []
     assert papers[0].title == "TP-Aware Dequantization"
-    assert papers[0].paper_id == "tp-aware-dequantization"
+    assert papers[0].paper_id == "tp-aware-dequantization-0a4c2179"  # slug + title hash (no id in the file)
     assert papers[1].title.startswith("PIM-GPT")
     assert len({p.paper_id for p in papers}) == 247
 
@@ -77,7 +78,7 @@ def test_jsonl_maps_fields_and_reports_bad_lines(tmp_path):
     p = papers[0]
     assert (p.paper_id, p.title, p.url, p.authors, p.year, p.categories) == (
         "p1", "Spaced Title", "https://x.org/p1", ("A. One", "B. Two"), 2021, ("cs.CL", "cs.LG"))
-    assert papers[1].paper_id == "case-insensitive" and papers[1].year == 2019
+    assert papers[1].paper_id.startswith("case-insensitive-") and papers[1].year == 2019
     assert papers[1].categories == ("cs.AI", "cs.CL")
     assert [w for w, _ in skips] == ["line 2", "line 3", "line 4"]
     assert "invalid JSON" in skips[0][1] and "no abstract" in skips[1][1] and "JSON object" in skips[2][1]
@@ -184,3 +185,121 @@ def test_truncated_gzip_is_an_input_error(tmp_path):
     cut.write_bytes(full.read_bytes()[: full.stat().st_size // 2])
     with pytest.raises(InputError, match="Cannot read .*cut.jsonl.gz to the end"):
         list(read_papers(cut))
+
+
+# -- fields are checked as they are read -----------------------------------------------
+
+
+def one_record(tmp_path, **fields):
+    f = tmp_path / "one.jsonl"
+    f.write_text(json.dumps({"title": "A Title", "abstract": ABSTRACT, **fields}) + "\n")
+    return papers_and_skips(f)
+
+
+@pytest.mark.parametrize(("fields", "reason"), [
+    ({"year": 10**30}, "year 1000000000000000000000000000000 is outside 1000-2100"),
+    ({"year": -5}, "outside 1000-2100"),
+    ({"year": True}, "year true is not a year"),
+    ({"year": "soon"}, "year 'soon' is not a year"),
+    ({"year": 2021.5}, "is not a year"),
+    ({"title": ["A", "list"]}, "title must be text, not a list"),
+    ({"title": 42}, "title must be text, not a number"),
+    ({"abstract": {"text": ABSTRACT}}, "abstract must be text, not an object"),
+    ({"id": ["p1"]}, "id must be text, not a list"),
+    ({"id": True}, "id must be text, not true/false"),
+    ({"id": 2310.06825}, "id must be text, not a number (put it in quotes)"),
+    ({"id": "x" * 201}, "id is 201 characters (at most 200)"),
+    ({"title": "T" * 501}, "title is 501 characters (at most 500)"),
+    ({"abstract": "word " * 20001}, "abstract is 100004 characters (at most 100000)"),
+    ({"authors": {"name": "X"}}, "authors must be text or a list of text, not an object"),
+    ({"authors": ["A", 7]}, "authors must be text or a list of text, not a list"),
+    ({"authors": ["N" * 201]}, "author name 'NNN"),
+    ({"categories": [["cs.CL"]]}, "categories must be text or a list of text"),
+    ({"categories": [f"c{i}" for i in range(51)]}, "51 categories (at most 50)"),
+    ({"url": 5}, "url must be text, not a number"),
+    ({"url": "javascript:alert(1)"}, "url 'javascript:alert(1)' is not an http(s) link"),
+    ({"link": "http://" + "x" * 2000}, "link is 2007 characters (at most 2000)"),
+])
+def test_a_record_with_a_bad_field_is_skipped_with_its_reason(tmp_path, fields, reason):
+    papers, skips = one_record(tmp_path, **fields)
+    assert papers == [] and len(skips) == 1
+    assert skips[0][0] == "line 1" and reason in skips[0][1]
+
+
+@pytest.mark.parametrize(("fields", "expected"), [
+    ({"id": 42}, {"paper_id": "42"}),
+    ({"year": "2023"}, {"year": 2023}),
+    ({"year": "2023-05-01"}, {"year": 2023}),
+    ({"year": 2021.0}, {"year": 2021}),
+    ({"year": ""}, {"year": None}),
+    ({"url": "HTTPS://example.org/p"}, {"url": "HTTPS://example.org/p"}),
+    ({"authors": [f"Author {i}" for i in range(150)]}, {"authors": tuple(f"Author {i}" for i in range(100))}),
+])
+def test_sane_fields_are_accepted(tmp_path, fields, expected):
+    (paper,), skips = one_record(tmp_path, **fields)
+    assert skips == [] and {k: getattr(paper, k) for k in expected} == expected
+
+
+# -- ids derived from titles ---------------------------------------------------------------------
+
+
+def test_papers_without_ids_get_distinct_ids_derived_from_their_titles(tmp_path):
+    titles = ["注意力就是你所需要的一切", "深度残差学习", "Η προσοχή είναι το μόνο που χρειάζεστε", "Attention!", "Attention?"]
+    f = tmp_path / "p.jsonl"
+    f.write_text("".join(json.dumps({"title": t, "abstract": ABSTRACT}) + "\n" for t in titles))
+    papers, skips = papers_and_skips(f)
+    ids = [p.paper_id for p in papers]
+    assert skips == [] and len(set(ids)) == 5
+    assert all(re.fullmatch(r"paper-[0-9a-f]{16}", i) for i in ids[:3])
+    assert all(re.fullmatch(r"attention-[0-9a-f]{8}", i) for i in ids[3:])
+    assert ids == [derive_id(t) for t in titles]
+
+
+def test_a_derived_id_depends_on_the_title_only(tmp_path):
+    first = one_record(tmp_path, abstract=ABSTRACT)[0][0]
+    edited = one_record(tmp_path, abstract=ABSTRACT + " Now with more results.", year=2020)[0][0]
+    assert first.paper_id == edited.paper_id and first.content_hash() != edited.content_hash()
+    assert legacy_id(first) == "a-title"  # what earlier versions called it
+    assert legacy_id(one_record(tmp_path, id="given")[0][0]) is None
+
+
+# -- JSON arrays are streamed --------------------------------------------------------------------
+
+
+def test_a_json_array_yields_its_records_before_a_break_and_then_says_where(tmp_path):
+    f = tmp_path / "p.json"
+    good = [json.dumps({"title": f"T{i}", "abstract": ABSTRACT}) for i in range(2)]
+    f.write_text("[\n  " + ",\n  ".join(good) + ',\n  {"title": "broken" "abstract": "x"}\n]\n')
+    got = []
+    with pytest.raises(InputError, match=r"p.json is not valid JSON at record 3 \(line 4\): Expecting ',' delimiter"):
+        for where, item in read_papers(f):
+            got.append((where, item.title))
+    assert got == [("record 1", "T0"), ("record 2", "T1")]
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 7, 1 << 16])
+def test_json_array_items_split_across_reads_come_back_whole(tmp_path, monkeypatch, chunk):
+    from rag.jsonarray import JsonArray
+
+    monkeypatch.setattr(JsonArray, "_CHUNK", chunk)
+    items = [{"title": 'Brackets ] } [ { and "quotes" \\ here', "abstract": ABSTRACT, "year": 2012345 // 1000},
+             12345678901234567890, ["x"], {"title": "Plain", "abstract": ABSTRACT, "categories": ["a", "b"]}]
+    f = tmp_path / "p.json"
+    f.write_text(json.dumps(items, indent=1))
+    out = list(read_papers(f))
+    assert [w for w, _ in out] == ["record 1", "record 2", "record 3", "record 4"]
+    assert out[0][1].title == items[0]["title"] and out[0][1].year == 2012
+    assert "got int" in out[1][1] and "got list" in out[2][1] and out[3][1].categories == ("a", "b")
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('[{"title": "A", "abstract": "x"}, ', "at record 2 (line 1): Expecting value"),
+    ('[{"title": "A", "abstract": "x"}', "at record 1 (line 1): the file ends before the closing ]"),
+    ('[{"title": "A", "abstract": "x"}] [', "there is more text after the closing ]"),
+    ('[{"title": "A", "abstract": "x}]', "at record 1 (line 1): Unterminated string"),
+])
+def test_a_malformed_json_array_is_an_input_error_that_says_where(tmp_path, text, message):
+    f = tmp_path / "bad.json"
+    f.write_text(text)
+    with pytest.raises(InputError, match=re.escape(message)):
+        list(read_papers(f))
