@@ -1,10 +1,10 @@
-"""Calibrate the support checker: ``python -m rag.eval.calibrate``.
+"""Calibrate the support checker: ``python -m eval.calibrate``.
 
 Tunes the soft check (threshold and cosine weight) for balanced accuracy on the
 tuning pairs (``eval/data/claims.jsonl``), then reports balanced accuracy, overall and
 per kind, on pairs it was not tuned on: ``eval/data/claims_holdout.jsonl`` (other
 abstracts, written separately) and ``eval/data/claims_dev2.jsonl`` (claims in the
-style of an LLM's answer sentences). Writes ``eval/data/checker_calibration.json``,
+style of an LLM's answer sentences). Writes ``rag/support/data/calibration.json``,
 which the checker loads.
 """
 
@@ -14,15 +14,17 @@ import argparse
 import itertools
 import json
 from collections import defaultdict
+from importlib import resources
 from pathlib import Path
 
 from rag.errors import InputError
+from rag.support.checker import CALIBRATION_FILE, DEFAULT_PARAMS, SupportChecker
 
-from .checker import CALIBRATION_FILE, DEFAULT_PARAMS, SupportChecker
 from .harness import json_lines
 from .metrics import balanced_accuracy
 
 DATA = Path(__file__).parent / "data"
+CALIBRATION = Path(str(resources.files("rag.support") / "data" / CALIBRATION_FILE))
 
 
 def read_pairs(path: Path) -> list[dict]:
@@ -48,7 +50,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--held-out", type=Path, default=DATA / "claims_holdout.jsonl")
     ap.add_argument("--also", type=Path, nargs="*", default=[DATA / "claims_dev2.jsonl"],
                     help="more labelled files to report balanced accuracy on")
-    ap.add_argument("--out", type=Path, default=DATA / CALIBRATION_FILE)
+    ap.add_argument("--out", type=Path, default=CALIBRATION)
     args = ap.parse_args(argv)
 
     checker = SupportChecker(params=DEFAULT_PARAMS)
@@ -62,6 +64,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     tune_acc, _ = score(checker, tune, tune_f, best)
     held_acc, held_kinds = score(checker, held, held_f, best)
+    also: list[dict] = []
     result = {
         "params": best,
         "tuned_on": {"file": f"eval/data/{args.tune.name}", "pairs": len(tune), "balanced_accuracy": round(tune_acc, 3)},
@@ -71,12 +74,12 @@ def main(argv: list[str] | None = None) -> None:
             "balanced_accuracy": round(held_acc, 3),
             "accuracy_by_kind": held_kinds,
         },
-        "also_measured": [],
+        "also_measured": also,
     }
     for extra in args.also:
         rows = read_pairs(extra)
         acc, kinds = score(checker, rows, [checker.features(r["claim"], [r["source"]]) for r in rows], best)
-        result["also_measured"].append(
+        also.append(
             {"file": f"eval/data/{extra.name}", "pairs": len(rows), "balanced_accuracy": round(acc, 3), "accuracy_by_kind": kinds}
         )
     args.out.write_text(json.dumps(result, indent=2) + "\n")

@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..errors import InputError
+from rag.errors import InputError
+
 from .report import MISSING, format_metric, hit_key, metric_kind, number
 
 NEUTRAL = {"answered_rate", "n"}

@@ -15,9 +15,10 @@ from typing import Any, Callable, Iterator
 
 from rag.errors import ConfigError, InputError, RagError, ServiceError
 from rag.redact import redact_text
+from rag.support import AnswerChecker, SupportChecker
+from rag.support.checker import load_calibration
 
 from . import metrics as M
-from .checker import SupportChecker, Verdict, load_calibration, strip_markers
 
 #: List prices in USD per million tokens (input, output), for cost estimates only.
 PRICES = {
@@ -116,53 +117,22 @@ def _strings(value: Any) -> list[str]:
 
 
 class Scorer:
-    """Scores one answer: citations, faithfulness, correctness, per-sentence verdicts."""
+    """Scores one answer: citations and faithfulness, from the core's per-sentence verdicts."""
 
     def __init__(self, judge, skip_lines: tuple[str, ...] = ()):
         self.judge = judge
-        self.skip = skip_lines
-        self._cache: dict[tuple[str, tuple[str, ...]], Verdict] = {}
-
-    def verdict(self, text: str, numbers: list[int], sources: dict[int, str]) -> Verdict:
-        """Does ``text`` follow from the sources ``numbers`` (read together)? Cached by claim and source texts."""
-        texts = tuple(sources[n] for n in sorted(numbers) if n in sources)
-        key = (text, texts)
-        hit = self._cache.get(key)  # shared by the UI's threads: read once, never index after writing
-        if hit is None:
-            hit = self.judge.check(text, list(texts)) if texts else Verdict(False, 0.0, ["cites nothing"])
-            if len(self._cache) > 4096:
-                self._cache = {}
-            self._cache[key] = hit
-        return hit
+        self.checker = AnswerChecker(judge, skip_lines=skip_lines)
 
     def score(self, answer) -> dict[str, Any]:
-        sources = {s.number: s.text for s in answer.sources}
-        flagged = [strip_markers(f) for f in getattr(answer, "flagged", [])]
-
-        def is_flagged(text: str) -> bool:  # it cited a non-source: not grounded, whatever else it cites
-            return any(text and f and (text in f or f in text) for f in flagged)
-
-        def supports(text: str, numbers: list[int]) -> bool:
-            return not is_flagged(text) and self.verdict(text, numbers, sources).supported
-
-        stmts = M.statements(answer.text, skip=self.skip)
-        recall, precision, verdicts = M.citation_metrics(stmts, supports)
+        verdicts = self.checker.sentence_verdicts(answer)
+        recall, precision = M.citation_scores(verdicts)
         cited = sorted({c.number for c in answer.citations})
-        claims = [c for st in stmts for c in self._claims(st.text)]
-        rows = []
-        for v in verdicts:
-            row = v.to_dict()
-            checked = self.verdict(v.sentence, v.cited, sources) if v.cited else None
-            row["score"] = round(checked.score, 4) if checked else 0.0
-            row["reasons"] = checked.reasons if checked else ["cites no source"]
-            if is_flagged(v.sentence):
-                row["reasons"] = ["cited a number that is not a source"] + row["reasons"]
-            rows.append(row)
+        claims = [c for v in verdicts for c in self._claims(v.sentence)]
         return {
             "citation_recall": recall,
             "citation_precision": precision,
-            "faithfulness": M.faithfulness(claims, cited, supports),
-            "verdicts": rows,
+            "faithfulness": M.faithfulness(claims, cited, self.checker.supports(answer)),
+            "verdicts": [v.to_dict() for v in verdicts],
         }
 
     def _claims(self, sentence: str) -> list[str]:

@@ -13,9 +13,9 @@ import threading
 from pathlib import Path
 
 from rag.settings import Settings
+from rag.support.checker import Verdict
+from rag.support.text import strip_markers
 from rag.templates import load_prompt
-
-from .checker import Verdict, strip_markers
 
 
 class LLMJudge:

@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Sequence
 
-from rag.citations import SIMPLE_MARKER
-
-from .checker import content_terms, numbers
+from rag.support.text import content_terms, numbers
+from rag.support.verdicts import SentenceVerdict, Support
 
 DEFINITIONS = {
     "hit@5": "share of answerable questions with a right paper among the top 5 retrieved",
@@ -56,91 +54,18 @@ def retrieval_metrics(relevant: Sequence[bool], n_relevant: int, k: int = 5, ndc
     }
 
 
-# -- statements and citations ----------------------------------------------------------------------
+# -- citations ------------------------------------------------------------------------------------
 
 
-#: A bullet or numbered-list prefix: "- ", "* ", "• ", "1. ", "2) ".
-LIST_ITEM = re.compile(r"^(?:[-*•]|\d{1,2}[.)])\s+")
+def citation_scores(verdicts: Sequence[SentenceVerdict]) -> tuple[float, float]:
+    """ALCE citation recall and precision of one answer, from its per-sentence verdicts.
 
-
-@dataclass
-class Statement:
-    text: str  # without citation markers
-    cited: list[int] = field(default_factory=list)
-
-
-def statements(answer: str, skip: Sequence[str] = ()) -> list[Statement]:
-    """Answer sentences with the source numbers each cites. Lines in ``skip`` (preambles) are not claims."""
-    from rag.chunking import split_sentences
-
-    out: list[Statement] = []
-    for line in answer.splitlines():
-        line = LIST_ITEM.sub("", line.strip())
-        if not line or line in skip:
-            continue
-        for sent in split_sentences(line):
-            st = parse_sentence(sent)
-            if not re.search(r"[A-Za-z0-9]", st.text):  # a stray "[2]." after a sentence belongs to it
-                if out:
-                    out[-1].cited.extend(n for n in st.cited if n not in out[-1].cited)
-                continue
-            out.append(st)
-    return out
-
-
-def parse_sentence(sentence: str) -> Statement:
-    """A sentence's text without its ``[n]`` markers, and the numbers it cites."""
-    cited = [int(n) for n in SIMPLE_MARKER.findall(sentence)]
-    text = re.sub(r"\s+([.,;:!?])", r"\1", SIMPLE_MARKER.sub("", sentence).strip())
-    return Statement(text, list(dict.fromkeys(cited)))
-
-
-Support = Callable[[str, list[int]], bool]
-
-
-@dataclass
-class SentenceVerdict:
-    sentence: str
-    cited: list[int]
-    supported: bool
-    precise: list[int]
-    overcited: list[int]
-
-    def to_dict(self) -> dict:
-        return vars(self).copy()
-
-
-def citation_metrics(stmts: list[Statement], supports: Support) -> tuple[float, float, list[SentenceVerdict]]:
-    """ALCE citation recall and precision of one answer.
-
-    ``supports(text, numbers)`` says whether the sources ``numbers``, read together, support ``text``.
     An answer with no citations scores 0 on both (ALCE's convention).
     """
-    verdicts: list[SentenceVerdict] = []
-    supported_count = 0
-    precise_count = 0
-    total_citations = 0
-    for st in stmts:
-        joint = bool(st.cited) and supports(st.text, st.cited)
-        precise: list[int] = []
-        over: list[int] = []
-        if joint and len(st.cited) > 1:
-            for n in st.cited:
-                if supports(st.text, [n]):
-                    precise.append(n)
-                elif supports(st.text, [m for m in st.cited if m != n]):
-                    over.append(n)
-                else:
-                    precise.append(n)
-        elif joint:
-            precise = list(st.cited)
-        supported_count += joint
-        precise_count += len(precise)
-        total_citations += len(st.cited)
-        verdicts.append(SentenceVerdict(st.text, st.cited, joint, precise, over))
-    recall = supported_count / len(stmts) if stmts else 0.0
-    precision = precise_count / total_citations if total_citations else 0.0
-    return recall, precision, verdicts
+    total_citations = sum(len(v.cited) for v in verdicts)
+    recall = sum(v.supported for v in verdicts) / len(verdicts) if verdicts else 0.0
+    precision = sum(len(v.precise) for v in verdicts) / total_citations if total_citations else 0.0
+    return recall, precision
 
 
 def faithfulness(claims: list[str], cited_sources: list[int], supports: Support) -> float:

@@ -102,11 +102,23 @@ def _filter_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--category", action="append", default=[], help="only papers in this category (repeatable)")
 
 
-def _extra_commands() -> list[Callable[[Any, Any], None]]:
-    """Commands that live with their own code (eval, ui): registered without importing it."""
-    from . import cli_extra
+#: Entry-point group through which packages add subcommands: ``register(subparsers, common_parent)``.
+COMMANDS_GROUP = "rag.commands"
 
-    return cli_extra.REGISTER
+
+def _extra_commands() -> list[Callable[[Any, Any], None]]:
+    """Commands that live with their own code (eval, ui, plugins), found through the ``rag.commands``
+    entry points, the way simonw/llm's ``register_commands`` hook works. A broken plugin is reported
+    and skipped, so it never takes the core commands down with it."""
+    from importlib.metadata import entry_points
+
+    found = []
+    for ep in sorted(entry_points(group=COMMANDS_GROUP), key=lambda e: e.name):
+        try:
+            found.append(ep.load())
+        except Exception as exc:  # a plugin's import error must not break `rag ask`
+            print(f"warning: cannot load the '{ep.name}' commands ({ep.value}): {type(exc).__name__}: {exc}", file=sys.stderr)
+    return found
 
 
 # -- helpers ----------------------------------------------------------------------------------

@@ -114,7 +114,7 @@ class JsonArray:
     def _peek(self) -> str:
         """The next character that is not white space ("" at the end), without consuming it."""
         while True:
-            self.pos = self._SPACE.match(self.buf, self.pos).end()
+            self.pos += len(self._SPACE.match(self.buf, self.pos).group(0))  # type: ignore[union-attr]  # matches empty
             if self.pos < len(self.buf):
                 return self.buf[self.pos]
             if not self._more():

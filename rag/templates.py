@@ -11,6 +11,7 @@ import string
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from .errors import ConfigError
 
@@ -57,4 +58,12 @@ def _read(name: str, prompts_dir: Path | None) -> str:
         custom = Path(prompts_dir) / f"{name}.txt"
         if custom.exists():
             return custom.read_text(encoding="utf-8")
-    return (resources.files("rag.prompts") / f"{name}.txt").read_text(encoding="utf-8")
+    return (_bundled() / f"{name}.txt").read_text(encoding="utf-8")
+
+
+def _bundled() -> Any:
+    """The shipped templates: ``rag.prompts`` when installed, ``prompts/`` beside ``rag/`` in a plain checkout."""
+    try:
+        return resources.files("rag.prompts")
+    except ModuleNotFoundError:
+        return Path(__file__).resolve().parent.parent / "prompts"

@@ -48,7 +48,7 @@ _MAGIC = (
 class _Ceiling(io.RawIOBase):
     """A decompressed stream that refuses to grow past ``limit`` bytes."""
 
-    def __init__(self, path: Path, inner: IO[bytes], limit: int):
+    def __init__(self, path: Path, inner: io.BufferedIOBase, limit: int):
         self.path, self.inner, self.limit, self.total = path, inner, limit, 0
 
     def readable(self) -> bool:

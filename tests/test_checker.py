@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.eval.checker import SupportChecker, entities, hard_failures, numbers
+from rag.support.checker import SupportChecker, entities, hard_failures, numbers
 
 SOURCE = (
     "We present a photonic tensor core that multiplies sparse matrices using wavelength-division multiplexing. "

@@ -9,10 +9,10 @@ import pytest
 from conftest import DATA, TINY
 from fake_openai import FakeOpenAI
 
+from eval.harness import Scorer, load_questions, run_eval
+from eval.judge import LLMJudge
 from rag.engine import Engine
 from rag.errors import InputError
-from rag.eval.harness import Scorer, load_questions, run_eval
-from rag.eval.judge import LLMJudge
 from rag.settings import Settings
 
 QUESTIONS = DATA / "tiny_questions.jsonl"
@@ -137,7 +137,7 @@ def test_a_reply_that_is_not_a_chat_completion_fails_that_question_only(index_di
 def test_a_sentence_citing_a_non_source_is_scored_unsupported():
     from types import SimpleNamespace
 
-    from rag.eval.checker import Verdict
+    from rag.support.checker import Verdict
 
     class Agreeable:  # a judge that supports everything: only the flag can fail a sentence
         def check(self, claim, sources):
@@ -148,6 +148,7 @@ def test_a_sentence_citing_a_non_source_is_scored_unsupported():
         sources=[SimpleNamespace(number=1, text="Speed doubles.")],
         citations=[SimpleNamespace(number=1)],
         flagged=["It also cures cancer [1]."],
+        abstained=False,
     )
     scored = Scorer(Agreeable()).score(answer)
     assert [v["supported"] for v in scored["verdicts"]] == [True, False]

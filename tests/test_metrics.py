@@ -4,18 +4,23 @@ import math
 
 import pytest
 
-from rag.eval.metrics import (
-    Statement,
+from eval.metrics import (
     abstention_metrics,
     balanced_accuracy,
-    citation_metrics,
+    citation_scores,
     correctness,
     fact_present,
     faithfulness,
     percentile,
     retrieval_metrics,
-    statements,
 )
+from rag.support import Statement, judge_sentences, statements
+
+
+def citation_metrics(stmts, supports):
+    """The core's per-sentence verdicts, then the eval's ALCE scores over them."""
+    verdicts = judge_sentences(stmts, supports)
+    return (*citation_scores(verdicts), verdicts)
 
 
 def test_retrieval_metrics_hand_computed():

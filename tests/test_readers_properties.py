@@ -16,11 +16,23 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rag.jsonarray import JsonArray
 from rag.errors import InputError
-from rag.readers import (MAX_ABSTRACT_CHARS, MAX_AUTHORS, MAX_CATEGORIES, MAX_CATEGORY_CHARS, MAX_ID_CHARS,
-                         MAX_NAME_CHARS, MAX_TITLE_CHARS, MAX_URL_CHARS, MIN_ABSTRACT_CHARS, YEAR_MAX, YEAR_MIN,
-                         derive_id, read_papers)
+from rag.jsonarray import JsonArray
+from rag.readers import (
+    MAX_ABSTRACT_CHARS,
+    MAX_AUTHORS,
+    MAX_CATEGORIES,
+    MAX_CATEGORY_CHARS,
+    MAX_ID_CHARS,
+    MAX_NAME_CHARS,
+    MAX_TITLE_CHARS,
+    MAX_URL_CHARS,
+    MIN_ABSTRACT_CHARS,
+    YEAR_MAX,
+    YEAR_MIN,
+    derive_id,
+    read_papers,
+)
 from rag.types import Paper
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -1,6 +1,6 @@
 """The UI's HTML and Markdown, without a browser: links, badges, escaping, export."""
 
-from rag.ui.render import answer_html, chat_html, export_markdown, highlighted, sources_html
+from ui.render import answer_html, chat_html, export_markdown, highlighted, sources_html
 
 SOURCES = [
     {"number": 1, "paper_id": "p1", "title": "First <b>Paper</b>", "text": "Alpha is fast. Beta is slow.", "score": 0.03,

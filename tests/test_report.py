@@ -9,9 +9,9 @@ import sys
 
 import pytest
 
+from eval.compare import compare_runs
+from eval.report import write_reports
 from rag.errors import InputError
-from rag.eval.compare import compare_runs
-from rag.eval.report import write_reports
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 XSS = "Results hold. <script>alert(1)</script> <img src=x onerror=alert(2)> More text."
@@ -139,7 +139,7 @@ def test_html_embeds_plots_and_shows_hostile_text_as_text(report):
 
 
 def test_importing_the_report_module_does_not_import_matplotlib():
-    code = "import sys, rag.eval.report, rag.eval.compare; print('matplotlib' in sys.modules)"
+    code = "import sys, eval.report, eval.compare; print('matplotlib' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
 

@@ -31,7 +31,7 @@ ANSWER = "The study deployed arrays of 16 hydrophones on three reefs for 11 mont
 
 
 def start(engine: Engine):
-    from rag.ui.app import launch
+    from ui.app import launch
 
     port = free_port()
     app = launch(engine, port=port, block=False)

@@ -15,7 +15,7 @@ from fake_openai import FakeOpenAI
 from rag.cli import main
 from rag.engine import Engine
 from rag.settings import Settings
-from rag.ui.access import is_loopback
+from ui.access import is_loopback
 
 USER, PASSWORD = "alice", "correct horse battery staple"
 
@@ -24,7 +24,7 @@ USER, PASSWORD = "alice", "correct horse battery staple"
 def launched(monkeypatch):
     """Replaces the server start, recording what `rag ui` would have served with."""
     calls = []
-    monkeypatch.setattr("rag.ui.app.launch", lambda engine, **kw: calls.append(kw))
+    monkeypatch.setattr("ui.app.launch", lambda engine, **kw: calls.append(kw))
     return calls
 
 
@@ -113,7 +113,7 @@ def tiny_llm_engine(tmp_path_factory, fake_llm):
 
 @pytest.fixture
 def chat(tiny_llm_engine):
-    from rag.ui.app import ChatApp
+    from ui.app import ChatApp
 
     return ChatApp(tiny_llm_engine)
 
@@ -165,7 +165,7 @@ def test_an_upload_that_is_not_text_is_refused(chat, tmp_path):
 def test_exports_are_removed_with_the_app(tiny_llm_engine):
     import gc
 
-    from rag.ui.app import ChatApp
+    from ui.app import ChatApp
 
     chat = ChatApp(tiny_llm_engine)
     export_dir = chat.export_dir
@@ -179,7 +179,7 @@ def test_exports_are_removed_with_the_app(tiny_llm_engine):
 # -- served on 0.0.0.0 with a login -------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    from rag.ui.app import launch
+    from ui.app import launch
 
     settings = Settings(index_dir=tmp_path_factory.mktemp("ui-served") / "idx", sample_on_empty=False,
                         ui_max_upload_mb=1)

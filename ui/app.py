@@ -2,7 +2,7 @@
 
 Layout: the conversation and the question box on the left, the sources of the
 selected answer on the right, settings and the collection below. Citation links,
-support badges and the sources panel are rendered by :mod:`rag.ui.render`; clicking
+support badges and the sources panel are rendered by :mod:`ui.render`; clicking
 ``[n]`` targets that source's card (CSS ``:target``), so no custom JavaScript is needed.
 The named API endpoint ``/ask`` answers with JSON for ``gradio_client``.
 
@@ -20,7 +20,6 @@ import tempfile
 import threading
 import time
 import weakref
-from collections import defaultdict
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -35,7 +34,7 @@ from rag.types import Filters  # noqa: E402
 
 from .render import CSS, chat_html, export_markdown, sources_html, stats_markdown  # noqa: E402
 
-log = logging.getLogger("rag.ui")
+log = logging.getLogger("ui")
 UPLOAD_TYPES = [".txt", ".jsonl", ".ndjson", ".json", ".csv", ".tsv", ".gz"]
 MAX_K = 20  #: the most sources a UI or /ask request may ask for
 CACHE_TTL_S = 3600  #: uploads and exports older than this are deleted (checked as often)
@@ -51,28 +50,27 @@ class ChatApp:
 
     def __init__(self, engine: Engine):
         self.engine = engine
-        self._scorer = None
-        self._scorer_lock = threading.Lock()
+        self._checker = None
+        self._checker_lock = threading.Lock()
         self.models = allowed_models(engine.settings)
         self.export_dir = Path(tempfile.mkdtemp(prefix="rag-ui-"))
         weakref.finalize(self, shutil.rmtree, self.export_dir, ignore_errors=True)  # at exit at the latest
 
     @property
-    def scorer(self):
-        """The eval's scorer, so a sentence's ✓/✗ here is the verdict `rag eval` would give it."""
-        with self._scorer_lock:
-            if self._scorer is None:
-                from rag.eval.checker import SupportChecker
-                from rag.eval.harness import Scorer
+    def checker(self):
+        """The core's answer checker: a sentence's ✓/✗ here is the verdict `rag eval` gives it."""
+        with self._checker_lock:
+            if self._checker is None:
+                from rag.support import AnswerChecker, SupportChecker
 
-                self._scorer = Scorer(SupportChecker(embedder=self.engine.embedder), skip_lines=(PREAMBLE,))
-            return self._scorer
+                self._checker = AnswerChecker(SupportChecker(embedder=self.engine.embedder), skip_lines=(PREAMBLE,))
+            return self._checker
 
     # -- chat -----------------------------------------------------------------------------------------
     def respond(self, question: str, turns: list[dict], k: float, backend: str, model: str,
                 year_from: float | None, year_to: float | None, categories: list[str] | None) -> Iterator[tuple]:
         question = (question or "").strip()
-        k = _check_k(k)
+        n_sources = _check_k(k)
         if model and model not in self.models:
             raise gr.Error(f"Model {model!r} is not offered here; choose one of {', '.join(self.models)}.")
         if not question:
@@ -86,7 +84,7 @@ class ChatApp:
         try:
             stream = self.engine.stream(
                 question,
-                k=k,
+                k=n_sources,
                 history=history,
                 filters=Filters(_year(year_from), _year(year_to), tuple(categories or ())),
                 backend=backend or None,
@@ -112,20 +110,10 @@ class ChatApp:
 
     def check(self, answer) -> dict[str, Any]:
         """Per-sentence support verdicts, and the source sentences each citation points at."""
-        from rag.eval.checker import best_sentence
-
         if answer.abstained:
             return {"verdicts": [], "highlights": {}}
-        scorer = self.scorer
-        verdicts = scorer.score(answer)["verdicts"]
-        texts = {s.number: s.text for s in answer.sources}
-        highlights: dict[int, list[str]] = defaultdict(list)
-        for v in verdicts:
-            for n in v["cited"]:
-                if n in texts:
-                    window = scorer.verdict(v["sentence"], [n], texts).best_window
-                    highlights[n].append(best_sentence(v["sentence"], window))
-        return {"verdicts": verdicts, "highlights": dict(highlights)}
+        verdicts = self.checker.sentence_verdicts(answer)
+        return {"verdicts": [v.to_dict() for v in verdicts], "highlights": self.checker.highlights(answer, verdicts)}
 
     def _view(self, turns: list[dict], keep_input: bool = False, export: bool = False) -> tuple:
         export_file = gr.update()
@@ -150,9 +138,9 @@ class ChatApp:
     # -- API -------------------------------------------------------------------------------------------
     def api_ask(self, question: str, k: int = 5) -> dict:
         """Answer a question with k (1 to 20) sources; returns the answer text with [n] markers and its citations."""
-        k = _check_k(k)
+        n_sources = _check_k(k)
         try:
-            answer = self.engine.ask(question, k=k)
+            answer = self.engine.ask(question, k=n_sources)
         except RagError as exc:
             raise gr.Error(str(exc)) from None
         return {

@@ -103,7 +103,7 @@ def verdict_map(verdicts: list[dict] | None) -> dict[str, dict]:
 
 def answer_html(t: int, text: str, verdicts: dict[str, dict], valid: set[int]) -> str:
     """The answer with ``[n]`` as links to turn ``t``'s sources and a support badge per sentence."""
-    from rag.eval.metrics import LIST_ITEM, parse_sentence
+    from rag.support.statements import LIST_ITEM, parse_sentence
 
     out: list[str] = []
     in_list = False

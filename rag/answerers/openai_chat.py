@@ -14,8 +14,8 @@ from typing import Any, Iterator
 
 from ..errors import ConfigError, NeedsKeyError, ServiceError
 from ..redact import redact_text, redact_url
-from ..templates import load_prompt
 from ..settings import Settings
+from ..templates import load_prompt
 from ..types import Source
 from .base import Draft, is_abstention
 
@@ -62,7 +62,7 @@ class OpenAIChatAnswerer:
         with self._errors():
             resp = self.client.chat.completions.create(
                 model=self.settings.model,
-                messages=self.messages(question, sources, history),
+                messages=self.messages(question, sources, history),  # type: ignore[arg-type]  # plain role/content dicts
                 temperature=self.settings.temperature,
                 max_tokens=self.settings.max_tokens,
             )
@@ -154,7 +154,7 @@ class OpenAIChatAnswerer:
     def _open_stream(self, messages: list[dict]) -> Any:
         import openai
 
-        kwargs = dict(
+        kwargs: dict[str, Any] = dict(
             model=self.settings.model,
             messages=messages,
             temperature=self.settings.temperature,

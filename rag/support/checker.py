@@ -11,7 +11,7 @@ Offline and deterministic. Two kinds of evidence, in this order:
 * A **soft check**: the best match between the claim and any window of one or two
   consecutive source sentences, blending MiniLM cosine and the share of the claim's
   content words found there. Its threshold is calibrated on labelled pairs
-  (``eval/data/claims.jsonl``, see :mod:`rag.eval.calibrate`).
+  (``eval/data/claims.jsonl``, see ``python -m eval.calibrate``).
 
 ``check(claim, source)`` returns a :class:`Verdict` with ``supported``, a ``score`` in
 0..1 (higher = better supported; ``>= threshold`` means supported) and the reasons.
@@ -23,91 +23,45 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
 from importlib import resources
 from typing import Any, Iterable
 
 import numpy as np
 
-CALIBRATION_FILE = "checker_calibration.json"
+from .text import (
+    STOP,
+    content_terms,
+    entities,
+    entity_in,
+    fmt_number,
+    numbers,
+    same_number,
+    squash,
+    stemmer,
+    strip_markers,
+    term_recall,
+)
+
+CALIBRATION_FILE = "calibration.json"
+RULES_FILE = "rules.json"
 #: Used when no calibration file ships; calibrate.py writes the tuned one.
 DEFAULT_PARAMS = {"threshold": 0.6, "cosine_weight": 0.5, "hard_penalty": 0.5}
 
-_UNITS = {
-    "zero": 0, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
-    "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
-    "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19,
-}
-_TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90}
-_NUMBER_WORDS = {
-    **_UNITS, **_TENS, "hundred": 100, "thousand": 1000,
-    "twice": 2, "double": 2, "triple": 3, "half": 0.5, "quarter": 0.25, "single": 1, "dozen": 12,
-}
-#: Words that are numbers in a source but too ambiguous to hold a claim to ("one of", "a probabilistic one").
-_SOURCE_ONLY_WORDS = {"one": 1}
-_SCALE = {"k": 1e3, "thousand": 1e3, "m": 1e6, "million": 1e6, "b": 1e9, "billion": 1e9, "trillion": 1e12}
-_NUMBER_IN_TOKEN = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)([a-z]*)", re.I)
-_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-./+]*[A-Za-z0-9+]|[A-Za-z0-9]")
-_NEGATION = re.compile(
-    r"\b(not(?! only| just| merely| simply)|no|never|none|cannot|can't|neither|nor|unable|fails? to|failed to|lack\w*|"
-    r"\w+n't|without|miss(?:es|ed)?|disprov\w*|refut\w*)\b",
-    re.I,
-)
-_ABSOLUTE = re.compile(
-    r"\b(always|every|all|regardless|guarantee[sd]?|universally|entirely|completely|eliminat\w*|"
-    r"never|fully|perfect\w*|exclusively|consistently|invariably)\b",
-    re.I,
-)
-_DIRECTIONS = [
-    ("increas", "decreas|reduc|lower|cut|shrink"),
-    ("improv", "degrad|hurt|wors|harm"),
-    ("faster", "slower"),
-    ("higher", "lower"),
-    ("more|increas", "less|fewer"),
-    ("better", "worse"),
-    ("outperform", "underperform"),
-    ("larger", "smaller"),
-    ("speedup|speed-up|accelerat", "slowdown|slow-down"),
-    ("gain", "loss|drop"),
-    ("strong|significant|substantial|large", "minimal|negligible|little|marginal"),
-    ("confirm|prove[sd]?\b|support", "disprov|refut|contradict"),
-    ("global", "local"),
-    ("keep|continu|sustain|persist", "decay|diminish|vanish|plateau|saturat"),
-    ("cpu", "gpu"),
-    ("strong", "weak"),
-    ("effective", "ineffective"),
-    ("efficient", "inefficient"),
-    ("robust", "brittle|fragile"),
-    ("easy|easier", "hard|harder|difficult"),
-    ("benefi|help", "harm|detriment"),
-    ("succe", "fail"),
-    ("stable", "unstable"),
-    ("possible", "impossible"),
-    ("necessar", "unnecessar|redundant"),
-    ("consistent", "inconsistent"),
-    ("sufficient", "insufficient"),
-    ("lossless", "lossy"),
-    ("static", "dynamic"),
-    ("offline", "online"),
-    ("above", "below"),
-    ("prefill", "decod"),
-    ("encoder", "decoder"),
-    ("sparse", "dense"),
-    ("short", "long|medium"),
-    ("supervised", "unsupervised|self-supervised"),
-    ("x86", "arm"),
-    ("coarse", "fine-grained"),
-    ("lightweight", "heavyweight"),
-    ("meta-learning", "reinforcement learning"),
-]
-_COMPARATIVE = re.compile(r"\b(outperform\w*|beats?|surpass\w*|exceed\w*|better than|faster than|superior to)\b", re.I)
-_STOP = frozenset(
-    "a an and are as at be been being but by can could did do does for from had has have how in into is it its "
-    "of on or our that the their them then there these they this those to was we were what when which while who "
-    "will with would also such than via using use used uses both more most other some new paper papers authors "
-    "author work approach method methods propose proposes proposed show shows shown present presents study "
-    "introduce introduces based".split()
-)
+
+def load_rules() -> dict[str, Any]:
+    """The hard checks' word lists (``data/rules.json``, beside the calibration file)."""
+    return json.loads((resources.files("rag.support") / "data" / RULES_FILE).read_text(encoding="utf-8"))
+
+
+def _alternation(alternatives: list[str]) -> re.Pattern[str]:
+    return re.compile(r"\b(" + "|".join(alternatives) + r")\b", re.I)
+
+
+_RULES = load_rules()
+_NEGATION = _alternation(_RULES["negation_cues"])
+_ABSOLUTE = _alternation(_RULES["absolute_words"])
+_DIRECTIONS: list[tuple[str, str]] = [(up, down) for up, down in _RULES["direction_pairs"]]
+_COMPARATIVE = _alternation(_RULES["comparatives"])
 
 
 @dataclass
@@ -132,7 +86,7 @@ class SupportChecker:
     @property
     def embedder(self):
         if self._embedder is None:
-            from rag.embedding import MiniLMEmbedding
+            from ..embedding import MiniLMEmbedding
 
             self._embedder = MiniLMEmbedding()
         return self._embedder
@@ -152,13 +106,13 @@ class SupportChecker:
         claim_vec = self.embedder.embed([claim])[0]
         cos = vectors @ claim_vec if len(windows) else np.zeros(0)
         claim_terms = content_terms(claim)
-        recall = np.array([_recall(claim_terms, terms) for terms in window_terms]) if windows else np.zeros(0)
+        recall = np.array([term_recall(claim_terms, terms) for terms in window_terms]) if windows else np.zeros(0)
         best = int(np.argmax(0.5 * cos + 0.5 * recall)) if len(windows) else -1
         window = windows[best] if best >= 0 else ""
         return {
             "cos": float(cos[best]) if best >= 0 else 0.0,
             "recall": float(recall[best]) if best >= 0 else 0.0,
-            "source_recall": _recall(claim_terms, source_terms),
+            "source_recall": term_recall(claim_terms, source_terms),
             "hard": hard_failures(claim, source, window),
             "window": window,
         }
@@ -178,7 +132,7 @@ class SupportChecker:
         key = hashlib.sha1("\x00".join(texts).encode()).hexdigest()
         hit = self._window_cache.get(key)
         if hit is None:  # the UI checks from several threads: never index the cache after writing it
-            from rag.chunking import split_sentences
+            from ..chunking import split_sentences
 
             windows: list[str] = []
             for text in texts:
@@ -200,12 +154,12 @@ def hard_failures(claim: str, source: str, window: str) -> list[str]:
     """Reasons the claim cannot be supported by ``source`` (empty: none found)."""
     reasons = []
     in_source = numbers(source, strict=False)
-    missing_numbers = sorted(n for n in numbers(claim) if not _same_number(n, in_source))
+    missing_numbers = sorted(n for n in numbers(claim) if not same_number(n, in_source))
     if missing_numbers:
-        reasons.append("numbers not in the source: " + ", ".join(_fmt(n) for n in missing_numbers))
-    src_key = _squash(source)
+        reasons.append("numbers not in the source: " + ", ".join(fmt_number(n) for n in missing_numbers))
+    src_key = squash(source)
     names = entities(claim)
-    missing = [e for e in names if not _entity_in(e, src_key) and not _expands(e, source)]
+    missing = [e for e in names if not entity_in(e, src_key) and not _expands(e, source)]
     if missing:
         reasons.append("names not in the source: " + ", ".join(missing))
     swapped = _swapped_names(names, window)
@@ -238,12 +192,8 @@ def hard_failures(claim: str, source: str, window: str) -> list[str]:
     return reasons
 
 
-_QUALIFIER = re.compile(r"\b(up to|as much as|at most|under certain conditions|in some cases|in certain cases|on some)\b", re.I)
-_CLAIM_HEDGE = re.compile(
-    r"\b(up to|as much as|as many as|at most|as high as|maximum|max|peak|under certain|some|certain|can|may|might|could|"
-    r"roughly|about|approximately|nearly|almost|around|best|highest)\b",
-    re.I,
-)
+_QUALIFIER = _alternation(_RULES["qualifiers"])
+_CLAIM_HEDGE = _alternation(_RULES["claim_hedges"])
 
 
 def _dropped_qualifier(claim: str, sentence: str) -> str:
@@ -261,7 +211,7 @@ def _dropped_qualifier(claim: str, sentence: str) -> str:
 
 def best_sentence(claim: str, window: str) -> str:
     """The sentence of ``window`` that shares most content words with ``claim``."""
-    from rag.chunking import split_sentences
+    from ..chunking import split_sentences
 
     sents = split_sentences(window) or [window]
     terms = content_terms(claim)
@@ -288,13 +238,13 @@ def _shape(name: str) -> str:
 
 def _swapped_names(names: list[str], window: str) -> str:
     """A claim name missing from the matching window while a same-shaped name there is missing from the claim."""
-    claim_text = "".join(_squash(n) for n in names)
-    window_key = _squash(window)
-    theirs = [e for e in entities(window) if _squash(e).rstrip("s") not in claim_text]
+    claim_text = "".join(squash(n) for n in names)
+    window_key = squash(window)
+    theirs = [e for e in entities(window) if squash(e).rstrip("s") not in claim_text]
     for i, name in enumerate(names):
         # the first name is usually the claim's subject (the paper's method), named in another
         # sentence than the matching one; the whole-source check covers it
-        if i == 0 or _entity_in(name, window_key):
+        if i == 0 or entity_in(name, window_key):
             continue
         rival = next((e for e in theirs if _shape(e) == _shape(name) and _shape(name) != "word"), None)
         if rival:
@@ -324,18 +274,16 @@ def _negated_terms(text: str) -> set[str]:
         if m.group(0).lower().startswith(("disprov", "refut")):
             out.add(m.group(0).lower()[:6])
         clause = re.split(r"[;:,.()]", text[m.end() :], maxsplit=1)[0]
-        following = [w for w in re.findall(r"[a-z][a-z\-]*", clause.lower())[:6] if w not in _STOP and w not in _AUX]
+        following = [w for w in re.findall(r"[a-z][a-z\-]*", clause.lower())[:6] if w not in STOP and w not in _AUX]
         # "without hurting accuracy", "no loss in quality": only the harm itself is negated, so only
         # a side that asserts the harm contradicts it (not one that merely mentions accuracy)
         harm = bool(following) and following[0].startswith(_HARMS)
-        out.update(_stemmer().stemWords(following[:1] if harm else following[:2]))
+        out.update(stemmer().stemWords(following[:1] if harm else following[:2]))
     return out
 
 
-_HARMS = ("hurt", "harm", "degrad", "los", "sacrific", "compromis", "penalt", "drop")
-
-
-_AUX = frozenset("be been is are was were do does did have has had only just even yet any a the to".split())
+_HARMS = tuple(_RULES["harm_prefixes"])
+_AUX = frozenset(_RULES["auxiliaries"])
 
 
 def _comparison_reversed(claim: str, sentence: str) -> bool:
@@ -352,101 +300,7 @@ def _comparison_reversed(claim: str, sentence: str) -> bool:
     return not (left_only & before) and bool(left_only & after) and bool(right_only & before)
 
 
-def numbers(text: str, strict: bool = True) -> set[float]:
-    """Numbers in ``text``: digits (with k/M/B and million/billion scales) and number words.
-
-    Tokens that start with a letter are names, not quantities: ``A100``, ``Llama-70B``, ``INT8``.
-    ``strict=False`` (for sources) also reads "one" as 1.
-    """
-    found: set[float] = set()
-    tokens = text.replace("~", " ").split()
-    for i, raw in enumerate(tokens):
-        token = raw.strip("()[]{},;:!?\"'+≈<>=$").replace(",", "")
-        if not token or not token[0].isdigit():
-            continue
-        nxt = tokens[i + 1].strip(".,;:()").lower() if i + 1 < len(tokens) else ""
-        for m in _NUMBER_IN_TOKEN.finditer(token):
-            value = float(m.group(1))
-            found.add(value)
-            suffix = m.group(2).lower()
-            scale = suffix if suffix in ("k", "m", "b") else (nxt if nxt in _SCALE and len(nxt) > 1 else "")
-            if scale:
-                found.add(value * _SCALE[scale])
-    words = _NUMBER_WORDS if strict else {**_NUMBER_WORDS, **_SOURCE_ONLY_WORDS}
-    for m in re.finditer(r"\b([a-z]+)(?:-([a-z]+))?\b", text.lower()):
-        head, tail = m.group(1), m.group(2)
-        if head in _TENS and tail in _UNITS:  # "fifty-nine"
-            found.add(float(_TENS[head] + _UNITS[tail]))
-            continue
-        for word in (head, tail):
-            if word in words:
-                found.add(float(words[word]))
-    return found
-
-
-def _same_number(value: float, pool: set[float]) -> bool:
-    """``value`` is in ``pool`` as is, or as the same share written as a percentage (0.5 and 50%)."""
-    return any(abs(value - p) < 1e-9 or abs(value * 100 - p) < 1e-6 or abs(value - p * 100) < 1e-6 for p in pool)
-
-
-_NAME_SUFFIX = re.compile(
-    r"-(style|based|like|aware|specific|generated|level|wise|free|driven|centric|scale|sized|only|friendly|"
-    r"enabled|powered|oriented|agnostic|bound|heavy|intensive|efficient|hardness|hard|complete)$",
-    re.IGNORECASE,
-)
-
-
-def entities(text: str) -> list[str]:
-    """Names a claim commits to: tokens mixing letters and digits, acronyms, CamelCase, mid-sentence capitals."""
-    out = []
-    tokens = _TOKEN.findall(text)
-    for i, tok in enumerate(tokens):
-        core = _NAME_SUFFIX.sub("", tok.strip("-./"))  # "NLP-style", "AI-generated": the name is NLP, AI
-        if len(core) < 2 or core.lower() in _STOP or core[0].isdigit():
-            continue
-        has_digit = any(c.isdigit() for c in core)
-        uppers = sum(c.isupper() for c in core)
-        if (has_digit and any(c.isalpha() for c in core)) or uppers >= 2 or (i > 0 and core[0].isupper() and not _sentence_start(text, tok)):
-            out.append(core)
-    return list(dict.fromkeys(out))
-
-
-def _sentence_start(text: str, token: str) -> bool:
-    idx = text.find(token)
-    before = text[:idx].rstrip()
-    return not before or before[-1] in ".:;!?\"'("
-
-
-def _entity_in(entity: str, squashed_source: str) -> bool:
-    key = _squash(entity)
-    return key in squashed_source or (key.endswith("s") and key[:-1] in squashed_source)
-
-
-def _squash(text: str) -> str:
-    return re.sub(r"[^a-z0-9+#]", "", text.lower())
-
-
-def _fmt(n: float) -> str:
-    return str(int(n)) if n == int(n) else f"{n:g}"
-
-
 # -- soft check ----------------------------------------------------------------------------------
-
-
-@lru_cache(maxsize=1)
-def _stemmer():
-    import Stemmer
-
-    return Stemmer.Stemmer("english")
-
-
-def content_terms(text: str) -> set[str]:
-    words = [w for w in re.findall(r"[a-z][a-z0-9\-]*|\d+(?:\.\d+)?", text.lower()) if w not in _STOP and len(w) > 1]
-    return set(_stemmer().stemWords(words))
-
-
-def _recall(claim_terms: set[str], source_terms: set[str]) -> float:
-    return len(claim_terms & source_terms) / len(claim_terms) if claim_terms else 0.0
 
 
 def _rescale(cos: float) -> float:
@@ -454,19 +308,13 @@ def _rescale(cos: float) -> float:
     return min(max((cos - 0.2) / 0.7, 0.0), 1.0)
 
 
-def strip_markers(text: str) -> str:
-    from rag.citations import SIMPLE_MARKER
-
-    return re.sub(r"\s+([.,;:!?])", r"\1", SIMPLE_MARKER.sub("", text)).strip()
-
-
 # -- calibration file ------------------------------------------------------------------------------
 
 
 def load_calibration() -> dict[str, Any]:
-    """The calibration file written by ``python -m rag.eval.calibrate`` (empty if absent)."""
+    """The calibration file written by ``python -m eval.calibrate`` (empty if absent)."""
     try:
-        return json.loads((resources.files("rag.eval") / "data" / CALIBRATION_FILE).read_text())
+        return json.loads((resources.files("rag.support") / "data" / CALIBRATION_FILE).read_text(encoding="utf-8"))
     except (FileNotFoundError, json.JSONDecodeError):
         return {}
 

@@ -1,4 +1,7 @@
-"""Subcommands whose code lives in rag.eval and rag.ui; registering them imports neither."""
+"""`rag eval` and `rag eval-claims`, registered through the ``rag.commands`` entry point.
+
+Registering imports nothing heavy; each command imports the harness when it runs.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,8 @@ import time
 from pathlib import Path
 
 
-def register_eval(sub, common) -> None:
+def register(sub, common) -> None:
+    """Add `rag eval` and `rag eval-claims` (the `rag.commands` entry point)."""
     p = sub.add_parser(
         "eval",
         parents=[common],
@@ -42,25 +46,25 @@ def register_eval(sub, common) -> None:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from .cli import make_engine, progress_bar
-    from .errors import InputError
+    from rag.cli import make_engine, progress_bar
+    from rag.errors import InputError
 
     if args.action:
         if args.action[0] != "compare" or len(args.action) != 3:
             raise InputError("Use `rag eval compare DIR_A DIR_B`, or `rag eval --questions FILE --out DIR`.")
-        from .eval.compare import compare_runs
+        from .compare import compare_runs
 
         print(compare_runs(Path(args.action[1]), Path(args.action[2])))
         return 0
-    from .eval.harness import run_eval
+    from .harness import run_eval
 
     if args.questions:
         questions = args.questions
     else:
         from importlib import resources
 
-        questions = Path(str(resources.files("rag.eval") / "data" / "questions.jsonl"))
-    from .eval.harness import load_questions
+        questions = Path(str(resources.files("eval") / "data" / "questions.jsonl"))
+    from .harness import load_questions
 
     load_questions(questions)  # a bad question file fails now, not after building the index
     out = args.out or Path(f"rag-eval-{time.strftime('%Y%m%d-%H%M%S')}")
@@ -78,7 +82,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         value = s.get(key)
         text = "–" if value is None else (f"{value:.3f}" if key in ("mrr", "ndcg@10") else f"{value:.1%}")
         print(f"  {key:20s} {text}")
-    from .cli import show
+    from rag.cli import show
 
     for warning in metrics.get("warnings", []):
         show(f"warning: {warning}", file=sys.stderr, redact=True)
@@ -87,9 +91,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_eval_claims(args: argparse.Namespace) -> int:
-    from .cli import make_engine
-    from .errors import InputError
-    from .eval.harness import json_lines
+    from rag.cli import make_engine
+    from rag.errors import InputError
+
+    from .harness import json_lines
 
     rows = []
     for n, row in json_lines(args.file):
@@ -97,7 +102,7 @@ def cmd_eval_claims(args: argparse.Namespace) -> int:
             problem = row if isinstance(row, str) else 'needs string "claim" and "source" fields'
             raise InputError(f'{args.file}, line {n}: {problem}; each line is {{"id", "claim", "source"}}.')
         rows.append(row)
-    from .eval.harness import make_judge
+    from .harness import make_judge
 
     checker = make_judge(args.judge, make_engine(args))
     labels, predicted = [], []
@@ -108,45 +113,7 @@ def cmd_eval_claims(args: argparse.Namespace) -> int:
             labels.append(row["supported"])
             predicted.append(verdict.supported)
     if labels:
-        from .eval.metrics import balanced_accuracy
+        from .metrics import balanced_accuracy
 
         print(f"balanced accuracy {balanced_accuracy(labels, predicted):.3f} on {len(labels)} labelled pairs", file=sys.stderr)
     return 0
-
-
-def register_ui(sub, common) -> None:
-    p = sub.add_parser("ui", parents=[common], help="start the chat UI in the browser (Gradio)",
-                       description="Serve the chat UI. Off loopback (--host 0.0.0.0, --share) it asks for a login: "
-                       "RAG_UI_USERNAME and RAG_UI_PASSWORD, or --auth-file.")
-    p.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1: this machine only)")
-    p.add_argument("--port", type=int, default=7860, help="port (default 7860)")
-    p.add_argument("--share", action="store_true", help="also open a public gradio.live link (off unless asked)")
-    login = p.add_mutually_exclusive_group()
-    login.add_argument("--auth-file", type=Path, metavar="FILE",
-                       help="user:password lines, one per user (keep it chmod 600); adds to RAG_UI_USERNAME/RAG_UI_PASSWORD")
-    login.add_argument("--no-auth", action="store_true",
-                       help="serve off loopback with no login: anyone who reaches it can ingest files and spend your API key")
-    p.set_defaults(func=cmd_ui)
-
-
-def cmd_ui(args: argparse.Namespace) -> int:
-    from .cli import load_settings
-    from .ui.access import is_loopback, resolve_auth
-
-    settings = load_settings(args, sample_on_empty=False)  # the UI offers the sample instead of loading it
-    auth = resolve_auth(settings, args.host, args.share, auth_file=args.auth_file, no_auth=args.no_auth)
-    if args.no_auth and (args.share or not is_loopback(args.host)):
-        print(f"warning: --no-auth: anyone who can reach http://{args.host}:{args.port}"
-              f"{' or the public link' if args.share else ''} can ingest files and ask questions on your API key.",
-              file=sys.stderr)
-    from .engine import Engine
-    from .ui.app import launch
-
-    engine = Engine(settings, notify=lambda msg: print(msg, file=sys.stderr))
-    login = f", login required for {len(auth)} user(s)" if auth else ""
-    print(f"Starting the chat UI on http://{args.host}:{args.port}{login} (Ctrl+C stops it)", file=sys.stderr)
-    launch(engine, host=args.host, port=args.port, share=args.share, block=True, auth=auth)
-    return 0
-
-
-REGISTER: list = [register_eval, register_ui]

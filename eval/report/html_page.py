@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 from html import escape
 
-from .report import SECTIONS, Card, ReportView
+from .view import SECTIONS, Card, ReportView
 
 CSS = """
 body { font: 15px/1.55 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1f2328;

@@ -1,23 +1,13 @@
-"""Lay out an evaluation run as ``report.md`` and a self-contained ``report.html``.
+"""What a report shows, computed once from a run: :class:`ReportView` and its formatting helpers.
 
-The harness computes every number; this module only renders them. Both files are
-drawn from one :class:`ReportView`, so they carry the same content: run info, the
-summary table with a definition per metric, the per-type breakdown, the checker's
-accuracy, plots, the worst answers and the errored questions. Scores point up
-(higher = better) except latency, tokens, cost and errors.
-
-Text taken from results (questions, answers, abstracts, titles) is escaped in both
-files, so an abstract containing ``<script>`` shows as text. matplotlib is imported
-only when the plots are drawn (see ``report_plots``).
+Markdown and HTML are both drawn from it (``markdown.py``, ``html_page.py``), so they carry
+the same content. Scores point up (higher = better) except latency, tokens, cost and errors.
 """
 
 from __future__ import annotations
 
-import html
 import math
-import re
 from dataclasses import dataclass, field
-from pathlib import Path
 
 MISSING = "–"
 ABSTRACT_CHARS_MD = 600
@@ -253,101 +243,8 @@ def _checker_line(checker: dict | None) -> str:
 # --- markdown -------------------------------------------------------------------
 
 
-def _md(text: str) -> str:
-    """Inline text safe in GitHub markdown: one line, HTML escaped, no table-breaking pipes,
-    and no live links or images (an abstract's ``![](https://tracker)`` stays text)."""
-    flat = html.escape(" ".join(str(text).split()), quote=False)
-    return re.sub(r"([|\[\]!])", r"\\\1", flat)
-
-
-def _md_table(header: list[str], rows: list[list[str]], numeric: range | tuple = ()) -> list[str]:
-    align = ["---:" if i in numeric else "---" for i in range(len(header))]
-    lines = ["| " + " | ".join(_md(h) for h in header) + " |", "| " + " | ".join(align) + " |"]
-    return lines + ["| " + " | ".join(_md(c) for c in row) + " |" for row in rows]
-
-
-def _md_card(i: int, card: Card) -> list[str]:
-    combined = f" · combined {card.combined}" if card.combined else ""
-    out = [f"### {i}. {_md(card.id)} · {_md(card.type)}{combined}", "",
-           f"**Question:** {_md(card.question)}", "",
-           f"**Gold papers:** {'; '.join(_md(t) for t in card.gold_titles) or 'none (unanswerable)'}", ""]
-    if card.scores:
-        out += ["**Scores:** " + " · ".join(f"{_md(k)} {v}" for k, v in card.scores), ""]
-    out += [f"**Answer{' (abstained)' if card.abstained else ''}:**", "", f"> {_md(card.answer) or '(empty)'}", ""]
-    if card.verdicts:
-        out += ["**Sentence verdicts:**", ""]
-        for v in card.verdicts:
-            mark = {True: "✓", False: "✗"}.get(v["supported"], "?")
-            extra = f" — cites {v['cited']}" if v["cited"] else " — no citation"
-            extra += f", over-cited {v['overcited']}" if v["overcited"] else ""
-            out.append(f"- {mark} {v['score']} {_md(v['sentence'])}{extra}")
-        out.append("")
-    if card.missing_facts:
-        out += ["**Missing key facts:** " + ", ".join(_md(f) for f in card.missing_facts), ""]
-    if card.sources:
-        out += ["**Sources:**", ""]
-        for s in card.sources:
-            tags = "".join(f" *{t}*" for t, on in (("cited", s.cited), ("gold", s.gold)) if on)
-            out += [f"- **[{_md(s.number)}] {_md(s.title)}** — `{_md(s.paper_id)}` — evidence {s.evidence}{tags}",
-                    f"  > {_md(truncate(s.text, ABSTRACT_CHARS_MD)) or '(no text)'}"]
-        out.append("")
-    return out
-
-
 SECTIONS = (
     ("worst", "Lowest combined scores"),
     ("wrong_abstentions", "Wrong abstentions (answerable, but the system abstained)"),
     ("wrong_answers", "Wrong non-abstentions (unanswerable, but the system answered)"),
 )
-
-
-def render_markdown(view: ReportView) -> str:
-    out = [f"# {_md(view.title)}", "", " · ".join(f"**{k}:** {_md(v)}" for k, v in view.run), "",
-           "## Summary", ""]
-    out += _md_table(["metric", "value", "definition"], [list(row) for row in view.summary], numeric=(1,))
-    out += ["", "## By question type", ""]
-    if view.type_rows:
-        out += _md_table(view.type_columns, view.type_rows, numeric=range(1, len(view.type_columns)))
-    else:
-        out.append("No per-type breakdown in this run.")
-    out += ["", "## Checker", "", _md(view.checker), ""]
-    if view.plots:
-        out += ["## Plots", ""] + [f"![{_md(p.title)}](plots/{p.name})\n" for p in view.plots]
-    out += ["## Worst answers", "", _md(view.combined_note), ""]
-    for name, heading in SECTIONS:
-        cards = getattr(view, name)
-        out += [f"## {heading}", ""] if name != "worst" else []
-        if not cards:
-            out += ["None.", ""]
-        for i, card in enumerate(cards, 1):
-            out += _md_card(i, card)
-        if view.more.get(name):
-            out += [f"…and {len(view.more[name])} more: " + ", ".join(_md(x) for x in view.more[name]), ""]
-    if view.errors:
-        out += ["## Errors", ""]
-        out += _md_table(["id", "type", "question", "error"],
-                         [[e["id"], e["type"], e["question"], e["error"]] for e in view.errors])
-    return "\n".join(out).rstrip() + "\n"
-
-
-# --- entry point ----------------------------------------------------------------
-
-
-def write_reports(out_dir: Path, results: list[dict], metrics: dict, worst: int = 10) -> None:
-    """Write report.md, report.html and plots/*.png for one run into ``out_dir``."""
-    from .report_html import render_html
-    from .report_plots import make_plots
-
-    out_dir = Path(out_dir)
-    plots_dir = out_dir / "plots"
-    plots_dir.mkdir(parents=True, exist_ok=True)
-    plots = make_plots(results, metrics, hit_key(metrics))
-    for name in PLOT_FILES:  # a plot without data this run must not leave last run's file behind
-        (plots_dir / name).unlink(missing_ok=True)
-    for plot in plots:
-        (plots_dir / plot.name).write_bytes(plot.png)
-    view = ReportView.build(results, metrics, plots, worst)
-    for name, text in (("report.md", render_markdown(view)), ("report.html", render_html(view))):
-        tmp = out_dir / f".{name}.tmp"  # renamed into place: never a half-written report
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(out_dir / name)

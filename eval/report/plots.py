@@ -10,7 +10,7 @@ import io
 import math
 from dataclasses import dataclass
 
-from .report import number
+from .view import number
 
 SCORE_KEYS = ("faithfulness", "citation_recall", "correctness")
 
@@ -97,7 +97,7 @@ def plot_latency(results: list[dict], summary: dict) -> bytes | None:
     ax.hist(totals, bins=min(30, max(5, len(totals) // 4)), color="#8172b2", edgecolor="white")
     for label, q, style in (("p50", 50, "--"), ("p95", 95, ":")):
         value = number(summary.get(f"latency_{label}_s"))
-        value = float(np.percentile(totals, q)) if value is None else value
+        value = float(np.percentile([t for t in totals if t is not None], q)) if value is None else value
         ax.axvline(value, color="black", linestyle=style, label=f"{label} {value:.2f} s")
     ax.set_xlabel("total seconds per question (lower is better)")
     ax.set_ylabel("questions")
