@@ -6,6 +6,8 @@
   leaves a paper with no chunks; the next run finishes the clean-up.
 * Bad records are *skipped* with their file, line and reason; the rest go in.
 * Work is committed a batch at a time, so an interrupted run keeps what it did.
+* A paper is indexed by at most ``MAX_CHUNKS_PER_PAPER`` chunks: a longer text (a full paper
+  pasted as an abstract) is indexed by its beginning, and the report says so.
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ from .readers import check_readable, estimate_records, read_papers
 from .types import Paper
 
 BATCH_PAPERS = 64
+#: Chunks indexed per paper (about 8,000 tokens at the default 128-token chunks; a real
+#: abstract needs 2 to 6). More would cost minutes of embedding for one record.
+MAX_CHUNKS_PER_PAPER = 64
 MAX_SKIPS_SHOWN = 20
 
 Progress = Callable[[int, "int | None"], None]
@@ -48,6 +53,7 @@ class IngestReport:
     skipped: list[Skip] = field(default_factory=list)
     chunks_added: int = 0
     seconds: float = 0.0
+    truncated: list[str] = field(default_factory=list)  # papers indexed by their first chunks only
 
     @property
     def papers(self) -> int:
@@ -64,6 +70,7 @@ class IngestReport:
             lines.append(f"  skipped {skip}")
         if len(self.skipped) > MAX_SKIPS_SHOWN:
             lines.append(f"  … and {len(self.skipped) - MAX_SKIPS_SHOWN} more skipped")
+        lines.extend(f"  note: {t}" for t in self.truncated[:MAX_SKIPS_SHOWN])
         return "\n".join(lines)
 
     def to_dict(self) -> dict:
@@ -75,6 +82,7 @@ class IngestReport:
             "skipped": [vars(s) for s in self.skipped],
             "chunks_added": self.chunks_added,
             "seconds": round(self.seconds, 2),
+            "truncated": self.truncated,
         }
 
 
@@ -167,7 +175,14 @@ def _ingest_batch(batch, store, embedder, salt, chunk_tokens, chunk_overlap, rep
             else:
                 report.unchanged += 1
             continue
-        nodes.extend(make_nodes(paper, digest, chunk_tokens, chunk_overlap))
+        paper_nodes = make_nodes(paper, digest, chunk_tokens, chunk_overlap)
+        if len(paper_nodes) > MAX_CHUNKS_PER_PAPER:
+            report.truncated.append(
+                f"'{paper.title}' ({paper.paper_id}) is {len(paper_nodes)} chunks long: only its first "
+                f"{MAX_CHUNKS_PER_PAPER} are searchable. Is it a full text rather than an abstract?"
+            )
+            paper_nodes = paper_nodes[:MAX_CHUNKS_PER_PAPER]
+        nodes.extend(paper_nodes)
         stale.extend(old)
         if versions:
             report.updated += 1
