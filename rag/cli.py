@@ -41,8 +41,26 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # the one place an unexpected failure becomes one line
         if getattr(args, "debug", False):
             raise
+        storage = _storage_error(args, exc)
+        if storage is not None:
+            show(f"error: {storage}", file=sys.stderr, redact=True)
+            return storage.exit_code
         show(f"error: unexpected {type(exc).__name__}: {exc} (run again with --debug for details)", file=sys.stderr, redact=True)
         return 1
+
+
+def _storage_error(args: argparse.Namespace, exc: Exception):
+    """A full disk, a read-only or a damaged index that escaped the store's own checks, as a RagError."""
+    from .storage_errors import storage_error
+
+    try:
+        settings = load_settings(args)
+    except Exception:
+        return None
+    if isinstance(exc, OSError) and not str(exc.filename or "").startswith(str(settings.index_dir)):
+        return None  # an input file, not the index
+    where = settings.chroma_url or str(settings.index_dir)
+    return storage_error(exc, where, None if settings.chroma_url else settings.index_dir)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -58,9 +58,25 @@ class Engine:
     # -- heavy parts, built on first use -------------------------------------------------
     @cached_property
     def store(self):
+        """The opened collection; an embedded index is held by this process from here until :meth:`close`."""
         from .store import Store
 
-        return Store(self.settings)
+        return Store(self.settings, notify=self.notify)
+
+    def close(self) -> None:
+        """Close the store, letting another process use an embedded index (otherwise held until exit)."""
+        with self._lock:
+            store = self.__dict__.pop("store", None)
+            self._lexical = None
+            self._lexical_key = None
+        if store is not None:
+            store.close()
+
+    def __enter__(self) -> "Engine":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     @cached_property
     def embedder(self):

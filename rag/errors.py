@@ -47,3 +47,27 @@ class IndexMismatchError(RagError):
     """The index on disk was built with settings that do not match the current ones."""
 
     exit_code = 2
+
+
+class IndexBusyError(RagError):
+    """Another process holds the embedded index; it is free again once that process ends."""
+
+    exit_code = 3
+
+
+class StorageError(RagError):
+    """The disk under the index failed us: no space left (free some and run the command again)."""
+
+    exit_code = 3
+
+
+class IndexReadOnlyError(StorageError):
+    """The index directory cannot be written (a read-only mount, or no permission)."""
+
+    exit_code = 2
+
+
+class IndexDamagedError(StorageError):
+    """The index files are damaged: move them aside and ingest again."""
+
+    exit_code = 2

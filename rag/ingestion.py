@@ -9,6 +9,8 @@
 * A paper whose id was derived from its title also matches a paper stored under the
   bare slug that earlier versions used, if the stored title is the same: it is updated.
 * Work is committed a batch at a time, so an interrupted run keeps what it did.
+* A paper is indexed by at most ``MAX_CHUNKS_PER_PAPER`` chunks: a longer text (a full paper
+  pasted as an abstract) is indexed by its beginning, and the report says so.
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ from .readers import check_readable, estimate_records, legacy_id, read_papers
 from .types import Paper
 
 BATCH_PAPERS = 64
+#: Chunks indexed per paper (about 8,000 tokens at the default 128-token chunks; a real
+#: abstract needs 2 to 6). More would cost minutes of embedding for one record.
+MAX_CHUNKS_PER_PAPER = 64
 MAX_SKIPS_SHOWN = 20
 MAX_SKIPS_KEPT = 100
 
@@ -53,6 +58,7 @@ class IngestReport:
     chunks_added: int = 0
     seconds: float = 0.0
     skipped_count: int = 0  # all of them
+    truncated: list[str] = field(default_factory=list)  # papers indexed by their first chunks only
 
     @property
     def papers(self) -> int:
@@ -74,6 +80,7 @@ class IngestReport:
             lines.append(f"  skipped {skip}")
         if self.skipped_count > MAX_SKIPS_SHOWN:
             lines.append(f"  … and {self.skipped_count - MAX_SKIPS_SHOWN} more skipped")
+        lines.extend(f"  note: {t}" for t in self.truncated[:MAX_SKIPS_SHOWN])
         return "\n".join(lines)
 
     def to_dict(self) -> dict:
@@ -86,6 +93,7 @@ class IngestReport:
             "skipped_count": self.skipped_count,
             "chunks_added": self.chunks_added,
             "seconds": round(self.seconds, 2),
+            "truncated": self.truncated,
         }
 
 
@@ -187,7 +195,14 @@ def _ingest_batch(batch, store, embedder, salt, chunk_tokens, chunk_overlap, rep
             else:
                 report.unchanged += 1
             continue
-        nodes.extend(make_nodes(paper, digest, chunk_tokens, chunk_overlap))
+        paper_nodes = make_nodes(paper, digest, chunk_tokens, chunk_overlap)
+        if len(paper_nodes) > MAX_CHUNKS_PER_PAPER:
+            report.truncated.append(
+                f"'{paper.title}' ({paper.paper_id}) is {len(paper_nodes)} chunks long: only its first "
+                f"{MAX_CHUNKS_PER_PAPER} are searchable. Is it a full text rather than an abstract?"
+            )
+            paper_nodes = paper_nodes[:MAX_CHUNKS_PER_PAPER]
+        nodes.extend(paper_nodes)
         stale.extend(old)
         if versions:
             report.updated += 1

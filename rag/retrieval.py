@@ -11,6 +11,7 @@ The fused score is llama-index's RRF: higher = more relevant.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import shutil
@@ -43,6 +44,8 @@ QUESTION_WORDS = frozenset(
 )
 PASSAGES_PER_SOURCE = 3
 
+log = logging.getLogger("rag")
+
 
 @lru_cache(maxsize=1)
 def _bm25_class():
@@ -56,21 +59,39 @@ def _bm25_class():
         """
 
         def _retrieve(self, query_bundle):
-            return [n for n in super()._retrieve(query_bundle) if (n.score or 0.0) > 0.0]
+            try:
+                hits = super()._retrieve(query_bundle)
+            except IndexError:  # an index out of step with its corpus: Lexical refuses those, but never fail a question
+                log.warning("The BM25 index does not match its corpus: searching by meaning only for this question.")
+                return []
+            return [n for n in hits if (n.score or 0.0) > 0.0]
 
     return MatchingBM25Retriever
 
 
-class Lexical:
-    """A BM25 index over every chunk, with what evidence scoring needs from it."""
+class MisalignedIndex(ValueError):
+    """A BM25 index whose corpus does not hold exactly one entry per indexed chunk."""
 
-    def __init__(self, retriever: Any):
+
+class Lexical:
+    """A BM25 index over every chunk, with what evidence scoring needs from it.
+
+    Raises :class:`MisalignedIndex` unless the index, its corpus and ``expected_docs`` (the
+    store's chunk count, when given) agree: a BM25 hit is a position in the corpus, so a corpus
+    that lost an entry would answer with the wrong chunk or fail with IndexError."""
+
+    def __init__(self, retriever: Any, expected_docs: int | None = None):
         import Stemmer
 
         self.bm25 = retriever.bm25
+        if self.bm25.corpus is None:  # built in memory: the retriever holds the corpus
+            self.bm25.corpus = retriever.corpus
+        n_docs = int(self.bm25.scores["num_docs"])
+        corpus = len(self.bm25.corpus) if self.bm25.corpus is not None else -1
+        if corpus != n_docs or (expected_docs is not None and n_docs != expected_docs):
+            raise MisalignedIndex(f"BM25 index of {n_docs} chunks, corpus of {corpus}, store of {expected_docs}")
         self.stemmer = Stemmer.Stemmer("english")
         indptr = np.asarray(self.bm25.scores["indptr"])
-        n_docs = int(self.bm25.scores["num_docs"])
         df = np.diff(indptr).astype(np.float64)
         self.idf = np.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
         self.max_idf = float(math.log(1.0 + (n_docs + 0.5) / 0.5))
@@ -105,14 +126,21 @@ def lexical_key(store) -> str:
 
 
 def build_lexical(store, cache_dir: Path, key: str) -> Lexical:
-    """Load the BM25 index for the contents named ``key``, building and caching it if needed."""
+    """Load the BM25 index for the contents named ``key``, building and caching it if needed.
+
+    A cache that does not match the store (one corpus entry per chunk) is rebuilt; when the
+    cache cannot be written (a full disk; metadata bm25s cannot serialise, such as an integer
+    beyond 64 bits) or would not load back whole, the index is used from memory: a cache only
+    saves time. (The metadata stays as stored: fusion matches the two retrievers' hits by it.)"""
     from llama_index.retrievers.bm25 import BM25Retriever
 
     target = cache_dir / key
+    expected = store.count()
     if (target / "retriever.json").exists():
         try:
-            return Lexical(BM25Retriever.from_persist_dir(str(target), show_progress=False))
-        except Exception:  # a corrupt cache is rebuilt, never fatal
+            return Lexical(BM25Retriever.from_persist_dir(str(target), show_progress=False), expected)
+        except Exception as exc:  # a corrupt or misaligned cache is rebuilt, never fatal
+            log.info("Rebuilding the BM25 cache %s: %s", target, exc)
             shutil.rmtree(target, ignore_errors=True)
     nodes = []
     for _ids, docs, metas in store.iter_records():
@@ -120,17 +148,24 @@ def build_lexical(store, cache_dir: Path, key: str) -> Lexical:
             nodes.append(metadata_dict_to_node(meta, text=doc))
     retriever = BM25Retriever.from_defaults(nodes=nodes, similarity_top_k=1, language=BM25_STOPWORDS)
     tmp = cache_dir / f".{key}.tmp-{os.getpid()}-{threading.get_ident()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    retriever.persist(str(tmp), show_progress=False)
-    for old in cache_dir.iterdir():  # the directory is this collection's: older caches are stale
-        if old.is_dir() and old != tmp and not old.name.startswith("."):
-            shutil.rmtree(old, ignore_errors=True)
     try:
-        tmp.rename(target)
-    except OSError:  # another process just wrote the same cache
         shutil.rmtree(tmp, ignore_errors=True)
-    return Lexical(BM25Retriever.from_persist_dir(str(target), show_progress=False))  # loaded, its bm25 carries the corpus
+        tmp.mkdir(parents=True)
+        retriever.persist(str(tmp), show_progress=False, raise_on_serialization_error=True)
+        for old in cache_dir.iterdir():  # the directory is this collection's: older caches are stale
+            if old.is_dir() and old != tmp and not old.name.startswith("."):
+                shutil.rmtree(old, ignore_errors=True)
+        try:
+            tmp.rename(target)
+        except OSError:  # another process just wrote the same cache
+            shutil.rmtree(tmp, ignore_errors=True)
+        return Lexical(BM25Retriever.from_persist_dir(str(target), show_progress=False), len(nodes))
+    except Exception as exc:  # OSError (disk full, read-only), TypeError (unserialisable), MisalignedIndex
+        log.warning("Cannot cache the BM25 index in %s (%s): using it from memory.", cache_dir, exc)
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(target, ignore_errors=True)
+        return Lexical(retriever, len(nodes))
+
 
 
 def _filters(filters: Filters) -> MetadataFilters | None:

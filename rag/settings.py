@@ -73,6 +73,12 @@ class Settings(BaseModel):
         "Unset: an embedded store under index_dir.",
     )
     collection: str = Field(default="abstracts", description="Chroma collection name.")
+    lock_timeout: float = Field(
+        default=10.0,
+        ge=0,
+        le=3600,
+        description="Seconds to wait while another process holds the embedded index (0: fail at once).",
+    )
 
     # -- chunking -------------------------------------------------------------
     chunk_tokens: int = Field(default=128, ge=32, le=2048, description="Chunk size in cl100k tokens.")
@@ -181,7 +187,7 @@ class Settings(BaseModel):
         """A short, stable id of everything that shapes an answer (secrets excluded)."""
         from .redact import redact_url
 
-        data = self.model_dump(mode="json", exclude=_SECRET_FIELDS | _UI_FIELDS | {"index_dir", "sample_on_empty"})
+        data = self.model_dump(mode="json", exclude=_SECRET_FIELDS | _UI_FIELDS | {"index_dir", "sample_on_empty", "lock_timeout"})
         for name in _URL_FIELDS:  # a password in a URL is a secret too
             data[name] = redact_url(data[name])
         blob = json.dumps(data, sort_keys=True).encode()

@@ -6,22 +6,31 @@ Its metadata carries the paper (``paper_id``, ``title``, ``year``, ``categories`
 also carries the full abstract, so a paper can be shown without reassembling chunks.
 The collection's own metadata records the embedding model and a ``generation``
 counter that every ingest bumps, so derived data (the BM25 index) knows when it is stale.
+
+An embedded store is held by one process at a time (:mod:`rag.index_lock`); every Chroma call
+reports a full disk, a read-only or a damaged index as a one-line error (:mod:`rag.storage_errors`).
 """
 
 from __future__ import annotations
 
+import logging
+import secrets
 import time
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 from urllib.parse import urlparse
 
 from llama_index.vector_stores.chroma import ChromaVectorStore
 
+from . import index_lock
 from .embedding import MODEL_ID
 from .errors import ConfigError, IndexMismatchError, ServiceError
 from .settings import Settings
+from .storage_errors import GuardedCollection, translated
 
 PAGE = 1000  # records per Chroma get() page
+
+log = logging.getLogger("rag")
 
 
 class _ListMetadataChromaStore(ChromaVectorStore):
@@ -42,19 +51,38 @@ class CollectionStats:
 
 
 class Store:
-    def __init__(self, settings: Settings):
+    """The collection, opened; an embedded one holds this process's lock on ``index_dir`` until :meth:`close`."""
+
+    def __init__(self, settings: Settings, notify: Callable[[str], None] | None = None):
         self.settings = settings
-        self.client = _connect(settings)
         self.location = settings.chroma_url or str(settings.index_dir / "chroma")
+        self._where = settings.chroma_url or str(settings.index_dir)  # as error messages name it
+        self._local_dir = None if settings.chroma_url else settings.index_dir
+        self._lock_key: str | None = None
+        self._max_batch: int | None = None
+        self.client: Any = None
+        if not settings.chroma_url:
+            self._lock_key = index_lock.acquire(settings.index_dir, settings.lock_timeout, notify or log.warning)
         try:
-            self.collection = self.client.get_or_create_collection(
-                settings.collection,
-                embedding_function=None,  # we always pass vectors; never let Chroma download a model
-                configuration={"hnsw": {"space": "cosine"}},
-                metadata={"embed_model": MODEL_ID, "generation": 0},
-            )
+            self._open()
+        except BaseException:
+            self.close()
+            raise
+
+    def _open(self) -> None:
+        settings = self.settings
+        try:
+            with self._translated():
+                self.client = _connect(settings)
+                collection = self.client.get_or_create_collection(
+                    settings.collection,
+                    embedding_function=None,  # we always pass vectors; never let Chroma download a model
+                    configuration={"hnsw": {"space": "cosine"}},
+                    metadata={"embed_model": MODEL_ID, "generation": 0},
+                )
         except ValueError as exc:  # chromadb raises ValueError subclasses for bad names
             raise ConfigError(f"Cannot use collection name '{settings.collection}': {exc}") from None
+        self.collection = self._guarded(collection)
         model = (self.collection.metadata or {}).get("embed_model")
         if model != MODEL_ID:
             raise IndexMismatchError(
@@ -62,6 +90,34 @@ class Store:
                 f"'{model}', not '{MODEL_ID}': use another RAG_COLLECTION or RAG_INDEX_DIR."
             )
         self.vector_store = _ListMetadataChromaStore(chroma_collection=self.collection)
+
+    def close(self) -> None:
+        """Close the client and, with the last store of this process on the index, release its lock."""
+        client, self.client = self.client, None
+        try:
+            if client is not None and hasattr(client, "close"):
+                client.close()
+        finally:
+            if self._lock_key is not None:
+                index_lock.release(self._lock_key)
+                self._lock_key = None
+
+    def _translated(self):
+        return translated(self._where, self._local_dir)
+
+    def _guarded(self, collection: Any) -> GuardedCollection:
+        return GuardedCollection(collection, self._where, self._local_dir)
+
+    def _fresh_collection(self) -> GuardedCollection:
+        with self._translated():
+            return self._guarded(self.client.get_collection(self.settings.collection))
+
+    def max_batch_size(self) -> int:
+        """The most records the client takes in one write."""
+        if self._max_batch is None:
+            with self._translated():
+                self._max_batch = max(1, int(self.client.get_max_batch_size()))
+        return self._max_batch
 
     # -- state ---------------------------------------------------------------------------
     def count(self) -> int:
@@ -72,13 +128,19 @@ class Store:
         return int((self.collection.metadata or {}).get("generation", 0))
 
     def collection_key(self) -> str:
-        """Identifies this collection's current contents (id + generation)."""
-        self.collection = self.client.get_collection(self.settings.collection)
-        return f"{self.collection.id}-{self.generation}"
+        """Identifies this collection's current contents (id + generation + the last change's token)."""
+        self.collection = self._fresh_collection()
+        change = (self.collection.metadata or {}).get("change", "")
+        return f"{self.collection.id}-{self.generation}{'-' + change if change else ''}"
 
     def bump_generation(self) -> None:
+        """Mark the contents changed. Each bump writes a new random token next to the counter, so
+        two ingests on a Chroma server that read the same generation still leave a key no reader
+        has seen (the counter alone could lose an increment to their read-then-write race)."""
+        self.collection = self._fresh_collection()
         meta = dict(self.collection.metadata or {})
         meta["generation"] = int(meta.get("generation", 0)) + 1
+        meta["change"] = secrets.token_hex(4)
         meta["last_ingest"] = time.strftime("%Y-%m-%d %H:%M:%S %Z")
         self.collection.modify(metadata=meta)
 
@@ -116,7 +178,7 @@ class Store:
         return {pid: (meta or {}, vecs) for pid, (meta, vecs) in out.items()}
 
     def stats(self) -> CollectionStats:
-        self.collection = self.client.get_collection(self.settings.collection)
+        self.collection = self._fresh_collection()
         meta = self.collection.metadata or {}
         years: list[int] = []
         cats: dict[str, int] = {}
@@ -145,12 +207,39 @@ class Store:
 
     # -- writing --------------------------------------------------------------------------
     def add(self, nodes: list[Any]) -> None:
-        if nodes:
-            self.vector_store.add(nodes)
+        """Write chunks, at most the client's batch size at a time, never splitting a paper's chunks."""
+        for batch in paper_batches(nodes, self.max_batch_size()):
+            self.vector_store.add(batch)
 
     def delete(self, chunk_ids: list[str]) -> None:
-        for start in range(0, len(chunk_ids), PAGE):
-            self.collection.delete(ids=chunk_ids[start : start + PAGE])
+        size = min(PAGE, self.max_batch_size())
+        for start in range(0, len(chunk_ids), size):
+            self.collection.delete(ids=chunk_ids[start : start + size])
+
+
+def paper_batches(nodes: list[Any], size: int) -> Iterator[list[Any]]:
+    """``nodes`` in batches of at most ``size``; a paper's chunks stay in one batch when they fit,
+    so an interrupted write leaves whole papers (the next ingest writes the rest)."""
+    batch: list[Any] = []
+    for start, end in _paper_runs(nodes):
+        run = nodes[start:end]
+        if batch and len(batch) + len(run) > size:
+            yield batch
+            batch = []
+        while len(run) > size:  # a paper larger than a whole batch (not with MAX_CHUNKS_PER_PAPER)
+            yield run[:size]
+            run = run[size:]
+        batch.extend(run)
+    if batch:
+        yield batch
+
+
+def _paper_runs(nodes: list[Any]) -> Iterator[tuple[int, int]]:
+    start = 0
+    for i in range(1, len(nodes) + 1):
+        if i == len(nodes) or nodes[i].metadata.get("paper_id") != nodes[start].metadata.get("paper_id"):
+            yield start, i
+            start = i
 
 
 def _connect(settings: Settings) -> Any:

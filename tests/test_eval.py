@@ -28,7 +28,8 @@ def rag(*args, index_dir, extra_env=None):
 @pytest.fixture(scope="module")
 def index_dir(tmp_path_factory):
     d = tmp_path_factory.mktemp("eval-index")
-    Engine(Settings(index_dir=d, sample_on_empty=False)).ingest([TINY])
+    with Engine(Settings(index_dir=d, sample_on_empty=False)) as engine:  # closed: `rag eval` below opens it
+        engine.ingest([TINY])
     return d
 
 

@@ -24,7 +24,8 @@ def test_quick_start_is_two_commands():
 
 @pytest.mark.parametrize("block", re.findall(r"```python\n(.*?)```", README, re.S))
 def test_python_examples_run(block, sample_index):
-    settings, _, _ = sample_index
+    settings, engine, _ = sample_index
+    engine.close()  # the subprocess opens the index; the engine reopens it when next used
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RAG_", "OPENAI_"))}
     env["RAG_INDEX_DIR"] = str(settings.index_dir)
     proc = subprocess.run([sys.executable, "-c", block], capture_output=True, text=True, env=env, timeout=300)
