@@ -157,8 +157,8 @@ def test_an_upload_that_is_not_text_is_refused(chat, tmp_path):
     blob.write_bytes(b"title,abstract\nA,B\x00\x00")
     before = chat.engine.stats().papers
     message, *_ = chat.ingest([str(png), str(blob)])
-    assert "holiday.jsonl is not text (it holds a PNG image)" in message
-    assert "data.csv is not text (it holds binary data)" in message and "Nothing was added" in message
+    assert "holiday.jsonl: this is not a text file (it looks like a PNG image)" in message
+    assert "data.csv: this is not a text file (it holds NUL bytes)" in message and "Nothing was added" in message
     assert chat.engine.stats().papers == before
 
 

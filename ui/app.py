@@ -287,19 +287,11 @@ def _check_k(k: Any) -> int | None:
 
 
 def _not_text(path: Path) -> str | None:
-    """Why an upload is not a text file of abstracts, or None. (TODO lead: dedupe with rag.readers' sniffing.)"""
-    import gzip
+    """Why an upload is not a text file of abstracts, or None (the readers' own content sniff)."""
+    from rag.readers import sniff
 
     try:
-        with (gzip.open if path.suffix == ".gz" else open)(path, "rb") as fh:
-            head = fh.read(8192)
-    except (OSError, EOFError) as exc:
+        problem = sniff(path)
+    except (OSError, EOFError, RagError) as exc:
         return f"{path.name} cannot be read ({exc})."
-    kind = next((name for magic, name in _MAGIC if head.startswith(magic)), None)
-    if kind or b"\0" in head:
-        return f"{path.name} is not text (it holds {kind or 'binary data'}): upload .jsonl, .json, .csv or .txt abstracts."
-    return None
-
-
-_MAGIC = [(b"\x89PNG", "a PNG image"), (b"%PDF", "a PDF"), (b"PK\x03\x04", "a ZIP archive"),
-          (b"\xff\xd8\xff", "a JPEG image"), (b"\x7fELF", "a program")]
+    return f"{path.name}: {problem}. Upload abstracts as .jsonl, .json, .csv or .txt." if problem else None
