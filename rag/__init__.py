@@ -13,6 +13,7 @@ are created on first use, from an explicit :class:`Settings` (defaults < config 
 
 from __future__ import annotations
 
+import json
 import threading
 from typing import TYPE_CHECKING, Any, Iterable
 
@@ -55,12 +56,21 @@ def get_engine(settings: "Settings | None" = None) -> "Engine":
     from .settings import Settings
 
     settings = settings or Settings.load()
-    secret = settings.openai_api_key.get_secret_value() if settings.openai_api_key else ""
-    key = settings.model_dump_json() + secret
+    key = _engine_key(settings)
     with _engines_lock:
         if key not in _engines:
             _engines[key] = Engine(settings)
         return _engines[key]
+
+
+def _engine_key(settings: "Settings") -> str:
+    """A digest of every setting, secrets included (engines with different keys are different
+    engines), so no secret is kept as a dictionary key in memory."""
+    import hashlib
+
+    secrets = [s.get_secret_value() if s else "" for s in (settings.openai_api_key, settings.ui_password)]
+    blob = json.dumps([settings.model_dump_json(), secrets])
+    return hashlib.sha256(blob.encode()).hexdigest()
 
 
 def ask(

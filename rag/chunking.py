@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import threading
+import hashlib
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable
@@ -15,32 +14,59 @@ CHUNKER_VERSION = "1"
 _HIDDEN_KEYS = ["paper_id", "chunk", "content_hash", "year", "categories", "authors", "url", "abstract"]
 
 
-_TIKTOKEN_LOCK = threading.Lock()
+#: cl100k_base as tiktoken defines it (tiktoken_ext/openai_public.py), so it loads without a download.
+_CL100K_URL = "https://openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken"
+_CL100K_SHA256 = "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7"
+_CL100K_PATTERN = (
+    r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s"""
+)
+_CL100K_SPECIAL = {
+    "<|endoftext|>": 100257,
+    "<|fim_prefix|>": 100258,
+    "<|fim_middle|>": 100259,
+    "<|fim_suffix|>": 100260,
+    "<|endofprompt|>": 100276,
+}
 
 
 @lru_cache(maxsize=1)
 def cl100k() -> Any:
-    """tiktoken's cl100k_base, loaded from the cache llama-index ships (works offline).
+    """tiktoken's cl100k_base, built from the copy of its BPE file that llama-index ships (offline).
 
-    tiktoken reads its cache location only from ``TIKTOKEN_CACHE_DIR``, so this sets it for
-    the duration of the load (as llama-index does), under a lock, unless the user set it.
-    """
-    import llama_index.core
+    tiktoken finds a cache only through ``TIKTOKEN_CACHE_DIR``; rather than set that process-wide,
+    this reads the cached file (named by the SHA-1 of its URL, checked against tiktoken's SHA-256)
+    and builds the same ``Encoding``. A missing or altered file leaves it to tiktoken (its own
+    cache, or a download)."""
     import tiktoken
 
-    cache = Path(llama_index.core.__file__).parent / "_static" / "tiktoken_cache"
-    with _TIKTOKEN_LOCK:
-        if "TIKTOKEN_CACHE_DIR" in os.environ or not cache.is_dir():
-            return tiktoken.get_encoding("cl100k_base")
-        os.environ["TIKTOKEN_CACHE_DIR"] = str(cache)
-        try:
-            return tiktoken.get_encoding("cl100k_base")
-        finally:
-            del os.environ["TIKTOKEN_CACHE_DIR"]
+    ranks = _cached_cl100k_ranks()
+    if ranks is None:
+        return tiktoken.get_encoding("cl100k_base")
+    return tiktoken.Encoding(
+        name="cl100k_base", pat_str=_CL100K_PATTERN, mergeable_ranks=ranks, special_tokens=dict(_CL100K_SPECIAL)
+    )
 
 
-def count_tokens(text: str) -> int:
-    return len(cl100k().encode(text, disallowed_special=()))
+def _cached_cl100k_ranks() -> dict[bytes, int] | None:
+    import base64
+    from importlib.util import find_spec
+
+    spec = find_spec("llama_index.core")  # where the package is, without importing it
+    if spec is None or spec.origin is None:
+        return None
+    cache = Path(spec.origin).parent / "_static" / "tiktoken_cache"
+    try:
+        data = (cache / hashlib.sha1(_CL100K_URL.encode()).hexdigest()).read_bytes()
+    except OSError:
+        return None
+    if hashlib.sha256(data).hexdigest() != _CL100K_SHA256:
+        return None
+    ranks: dict[bytes, int] = {}
+    for line in data.splitlines():
+        if line:
+            token, rank = line.split()
+            ranks[base64.b64decode(token)] = int(rank)
+    return ranks
 
 
 @lru_cache(maxsize=4)

@@ -46,14 +46,6 @@ def _parse(inner: str) -> tuple[list[int], list[int]]:
     return list(dict.fromkeys(numbers)), list(dict.fromkeys(rejected))
 
 
-def find_citations(text: str) -> list[int]:
-    """Every number cited in ``text`` (any marker form), in order of first use."""
-    found: list[int] = []
-    for m in _MARKER.finditer(text):
-        found.extend(parse_marker(m.group(1)))
-    return list(dict.fromkeys(found))
-
-
 def clean_citations(text: str, valid: Iterable[int]) -> tuple[str, list[int], list[int]]:
     """Normalise markers and drop numbers outside ``valid``.
 

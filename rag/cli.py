@@ -26,11 +26,18 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    import warnings
+
     from .errors import RagError
 
     try:
-        return args.func(args) or 0
+        with warnings.catch_warnings():
+            _show_rag_warnings_as_lines()
+            return args.func(args) or 0
     except RagError as exc:
+        close_progress_bars()
+        if getattr(args, "debug", False):
+            _print_traceback_with_causes(exc)
         show(f"error: {exc}", file=sys.stderr, redact=True)
         return exc.exit_code
     except KeyboardInterrupt:
@@ -41,12 +48,60 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # the one place an unexpected failure becomes one line
         if getattr(args, "debug", False):
             raise
+        close_progress_bars()
         storage = _storage_error(args, exc)
         if storage is not None:
             show(f"error: {storage}", file=sys.stderr, redact=True)
             return storage.exit_code
         show(f"error: unexpected {type(exc).__name__}: {exc} (run again with --debug for details)", file=sys.stderr, redact=True)
         return 1
+    finally:
+        close_progress_bars()
+
+
+def _show_rag_warnings_as_lines() -> None:
+    """Inside ``main``'s ``catch_warnings``: a :class:`RagWarning` prints as ``warning: MSG`` on stderr
+    (its sender already says it once per process); other warnings keep Python's format."""
+    import warnings
+
+    from .errors import RagWarning
+
+    original = warnings.showwarning
+
+    def showwarning(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001
+        if issubclass(category, RagWarning):
+            close_progress_bars()
+            show(f"warning: {message}", file=sys.stderr, redact=True)
+        else:
+            original(message, category, filename, lineno, file, line)
+
+    warnings.simplefilter("always", RagWarning)
+    warnings.showwarning = showwarning
+
+
+def _print_traceback_with_causes(exc: BaseException) -> None:
+    """``--debug``: the whole chain, including the exceptions a ``raise ... from None`` hid
+    from the one-line message (their ``__context__`` is kept; only its display was suppressed)."""
+    import traceback
+
+    seen: set[int] = set()
+    link: BaseException | None = exc
+    while link is not None and id(link) not in seen:
+        seen.add(id(link))
+        if link.__cause__ is None and link.__context__ is not None:
+            link.__suppress_context__ = False
+        link = link.__cause__ or link.__context__
+    traceback.print_exception(exc, file=sys.stderr)
+
+
+def _version() -> str:
+    """The installed distribution's version; "unknown" when run from a plain checkout."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("rag-abstracts")
+    except PackageNotFoundError:
+        return "unknown"
 
 
 def _storage_error(args: argparse.Namespace, exc: Exception):
@@ -69,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--collection", help="Chroma collection (RAG_COLLECTION)")
     common.add_argument("--chroma-url", help="use a Chroma server, e.g. http://127.0.0.1:8000 (RAG_CHROMA_URL)")
     common.add_argument("--config", help="TOML config file (RAG_CONFIG)")
-    common.add_argument("--debug", action="store_true", help="show tracebacks")
+    common.add_argument("--debug", action="store_true", help="show tracebacks, with the underlying causes")
 
     parser = argparse.ArgumentParser(
         prog="rag",
@@ -77,10 +132,13 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(metavar="COMMAND")
 
+    from .readers import formats_help  # stdlib only: --help stays instant
+
     p = sub.add_parser("ingest", parents=[common], help="add abstract files to the collection")
-    p.add_argument("paths", nargs="+", metavar="PATH", help=".txt (sample format), .jsonl/.json (incl. arXiv snapshot), .csv")
+    p.add_argument("paths", nargs="+", metavar="PATH", help=f"files of abstracts: {formats_help()}")
     p.set_defaults(func=cmd_ingest)
 
     p = sub.add_parser("ask", parents=[common], help="answer a question with cited papers")
@@ -185,24 +243,54 @@ def filters_from(args: argparse.Namespace):
 def make_engine(args: argparse.Namespace, **extra: Any):
     from .engine import Engine
 
-    return Engine(load_settings(args, **extra), notify=lambda msg: show(msg, file=sys.stderr, redact=True))
+    return Engine(load_settings(args, **extra), notify=notice)
 
 
-def progress_bar(desc: str):
-    """A tqdm bar on stderr (hidden when stderr is not a terminal), as a progress callback."""
-    from tqdm import tqdm
+def notice(msg: str) -> None:
+    """A message for the user on stderr, on its own line (an open progress bar is closed first)."""
+    close_progress_bars()
+    show(msg, file=sys.stderr, redact=True)
 
-    bar = None
 
-    def update(done: int, total: int | None) -> None:
-        nonlocal bar
-        if bar is None:
-            bar = tqdm(total=total, desc=desc, unit="papers", file=sys.stderr, disable=None, leave=False)
-        bar.update(done - bar.n)
-        if total is not None and done >= total:
-            bar.close()
+class ProgressBar:
+    """A tqdm bar on stderr (hidden when stderr is not a terminal), as a progress callback.
 
-    return update
+    The total is an estimate (see ``readers.estimate_records``): past it the bar shows a plain
+    count, and :meth:`close` sets the total to what was done, then clears the bar's line, so
+    whatever is printed next starts on a line of its own."""
+
+    def __init__(self, desc: str):
+        self.desc = desc
+        self.bar: Any = None
+        _OPEN_BARS.append(self)
+
+    def __call__(self, done: int, total: int | None) -> None:
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, desc=self.desc, unit="papers", file=sys.stderr, disable=None, leave=False)
+        if self.bar.total is not None and done > self.bar.total:
+            self.bar.total = None  # the estimate was short: count without a total
+        self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        if self in _OPEN_BARS:
+            _OPEN_BARS.remove(self)
+        if self.bar is not None:
+            self.bar.total = self.bar.n
+            self.bar.close()
+
+
+_OPEN_BARS: list[ProgressBar] = []
+
+
+def close_progress_bars() -> None:
+    for bar in list(_OPEN_BARS):
+        bar.close()
+
+
+def progress_bar(desc: str) -> ProgressBar:
+    return ProgressBar(desc)
 
 
 # -- commands -----------------------------------------------------------------------------------
@@ -212,14 +300,26 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     engine = make_engine(args)
-    report = engine.ingest([Path(p) for p in args.paths], progress=progress_bar("ingesting"))
+    bar = progress_bar("ingesting")
+    try:
+        report = engine.ingest([Path(p) for p in args.paths], progress=bar)
+    finally:
+        bar.close()
     show(report.summary())
     return 0
 
 
+def _ensure_ready(engine) -> None:
+    bar = progress_bar("ingesting sample")
+    try:
+        engine.ensure_ready(progress=bar)
+    finally:
+        bar.close()
+
+
 def cmd_ask(args: argparse.Namespace) -> int:
     engine = make_engine(args, top_k=args.k)
-    engine.ensure_ready(progress=progress_bar("ingesting sample"))
+    _ensure_ready(engine)
     stream = engine.stream(args.question, filters=filters_from(args))
     live = sys.stdout.isatty() and not args.json
     for delta in stream:
@@ -243,7 +343,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 def cmd_retrieve(args: argparse.Namespace) -> int:
     engine = make_engine(args)
-    engine.ensure_ready(progress=progress_bar("ingesting sample"))
+    _ensure_ready(engine)
     sources = engine.retrieve(args.question, k=args.k, filters=filters_from(args))
     if args.json:
         show_json([s.to_dict() for s in sources])

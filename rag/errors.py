@@ -14,6 +14,11 @@ class RagError(Exception):
     exit_code = 1
 
 
+class RagWarning(UserWarning):
+    """Something the user may want to fix that does not stop the command (an unknown
+    ``RAG_*`` variable). The command line prints it as ``warning: MSG``."""
+
+
 class InputError(RagError):
     """Bad input: an empty question, an unreadable or unknown file, a bad filter."""
 

@@ -26,7 +26,10 @@ from .jsonarray import JsonArray
 from .textio import BadLine, bounded_lines, open_binary, sniff, too_long
 from .types import Paper
 
-__all__ = ["check_readable", "derive_id", "detect_format", "estimate_records", "legacy_id", "read_papers", "sniff", "slugify"]
+__all__ = [
+    "check_readable", "derive_id", "detect_format", "estimate_records", "formats_help", "legacy_id", "read_papers",
+    "sniff", "slugify",
+]
 
 Record = tuple[str, "Paper | str"]
 
@@ -38,7 +41,12 @@ FORMATS = {
     ".csv": "csv",
     ".tsv": "csv",
 }
-SUPPORTED = "text (.txt: title and abstract lines alternating), JSON lines (.jsonl/.json, including the arXiv metadata snapshot) or CSV (.csv/.tsv), optionally gzipped (.gz)"
+_FORMAT_NAMES = {
+    "text": "title and abstract lines alternating",
+    "jsonl": "JSON lines or a JSON array, the arXiv snapshot too",
+    "csv": "a header row with title and abstract columns",
+}
+SUPPORTED = "text (.txt: title and abstract lines alternating), JSON lines (.jsonl/.ndjson/.json, including the arXiv metadata snapshot) or CSV (.csv/.tsv), optionally gzipped (.gz)"
 
 MIN_ABSTRACT_CHARS = 50
 MAX_TITLE_CHARS = 500
@@ -53,9 +61,17 @@ YEAR_MIN, YEAR_MAX = 1000, 2100
 MAX_CSV_RECORD_BYTES = 4 << 20  # one CSV record, quoted line breaks and all
 ESTIMATE_MAX_BYTES = 512 << 20  # estimate_records counts lines up to this size
 _TEXT_TITLE_CHARS = 300  # in the text format, a longer line where a title should be is taken for an abstract
-_HEADER_PREFIXES = ("Get trending papers",)
 _ARXIV_ID = re.compile(r"^(?:arxiv:)?(\d{4}\.\d{4,5}|[a-z\-]+(?:\.[A-Z]{2})?/\d{7})(v\d+)?$", re.IGNORECASE)
 _YEAR = re.compile(r"\b(19[5-9]\d|20\d\d)\b")
+
+
+def formats_help() -> str:
+    """Every extension the readers accept, by format, for ``rag ingest --help`` (derived from FORMATS)."""
+    by_format: dict[str, list[str]] = {}
+    for ext, fmt in FORMATS.items():
+        by_format.setdefault(fmt, []).append(ext)
+    kinds = "; ".join(f"{', '.join(exts)} ({_FORMAT_NAMES.get(fmt, fmt)})" for fmt, exts in by_format.items())
+    return f"{kinds}; any of them gzipped (.gz)"
 
 
 def detect_format(path: Path) -> str:
@@ -123,21 +139,29 @@ def estimate_records(path: Path) -> int | None:
 
 
 def _read_text(path: Path, fh: IO[bytes]) -> Iterator[Record]:
-    """Titles and abstracts on alternating lines, read with one line of look-ahead (the pending title)."""
+    """Titles and abstracts on alternating lines, read with one line of look-ahead (the pending title).
+
+    Short lines at the top of the file that no abstract follows (a page's header) are dropped
+    silently; after the first paper, such a line is reported as a title without an abstract."""
     pending: tuple[str, str] | None = None
+    at_start = True  # nothing read yet but short lines without an abstract after them
     for where, text in _text_body(_decoded_lines(fh)):
         if isinstance(text, BadLine):
+            at_start = False
             yield where, str(text)
         elif pending is None:
             if len(text) > _TEXT_TITLE_CHARS:
+                at_start = False
                 yield where, f"expected a title but found {len(text)} characters of text (is the title line above it missing?)"
             else:
                 pending = (where, text)
         elif len(text) < MIN_ABSTRACT_CHARS:
             # a short line where the abstract should be: most likely the next title
-            yield pending[0], f"title '{_short(pending[1])}' is followed by a {len(text)}-character line, not an abstract"
+            if not at_start:
+                yield pending[0], f"title '{_short(pending[1])}' is followed by a {len(text)}-character line, not an abstract"
             pending = (where, text)
         else:
+            at_start = False
             yield pending[0], _paper_or_reason({"title": pending[1], "abstract": text})
             pending = None
     if pending is not None:
@@ -145,20 +169,12 @@ def _read_text(path: Path, fh: IO[bytes]) -> Iterator[Record]:
 
 
 def _text_body(lines: Iterator[tuple[str, str]]) -> Iterator[tuple[str, str]]:
-    """Non-blank stripped lines, without the sample's page header (and its "Subscribe" button text)."""
-    at_start, had_header = True, False
+    """Non-blank lines, stripped."""
     for where, text in lines:
         if not isinstance(text, BadLine):
             text = text.strip()
             if not text:
                 continue
-            if at_start and text.startswith(_HEADER_PREFIXES):
-                had_header = True
-                continue
-            if at_start and had_header and text.startswith("Subscribe") and len(text) > len("Subscribe"):
-                # the sample was scraped from a page whose "Subscribe" button precedes the first title
-                text = text[len("Subscribe"):].lstrip()
-            at_start = False
         yield where, text
 
 

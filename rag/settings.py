@@ -12,10 +12,12 @@ This is the only module that reads ``os.environ``, and only in :meth:`Settings.l
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Any, Literal, Mapping
 
@@ -28,7 +30,7 @@ from pydantic import (
     field_validator,
 )
 
-from .errors import ConfigError
+from .errors import ConfigError, RagWarning
 
 APP_NAME = "rag-abstracts"
 
@@ -37,6 +39,10 @@ _ENV_ALIASES = {
     "openai_api_key": ("RAG_OPENAI_API_KEY", "OPENAI_API_KEY"),
     "openai_base_url": ("RAG_OPENAI_BASE_URL", "OPENAI_BASE_URL"),
 }
+#: ``RAG_*`` variables that are not ``RAG_<FIELD>`` nor an alias, yet mean something.
+_OTHER_ENV_VARS = ("RAG_CONFIG",)
+#: Unknown variables already warned about (each is named once per process).
+_WARNED_ENV: set[str] = set()
 #: Fields that never enter the settings hash or a printed config.
 _SECRET_FIELDS = {"openai_api_key", "ui_password"}
 #: Fields that do not shape an answer, so stay out of the settings hash.
@@ -148,6 +154,7 @@ class Settings(BaseModel):
         were not given do not mask the environment.
         """
         env = os.environ if environ is None else environ
+        _warn_unknown_variables(env)
         values: dict[str, Any] = {}
         values.update(_read_config_file(config_file or env.get("RAG_CONFIG")))
         values.update(_from_environment(env))
@@ -228,6 +235,31 @@ def _from_environment(env: Mapping[str, str]) -> dict[str, Any]:
                 values[name] = raw.strip()
                 break
     return values
+
+
+def known_variables() -> set[str]:
+    """Every ``RAG_*`` variable :meth:`Settings.load` reads."""
+    aliases = {var for names in _ENV_ALIASES.values() for var in names if var.startswith("RAG_")}
+    return {env_var_for(name) for name in Settings.model_fields} | aliases | set(_OTHER_ENV_VARS)
+
+
+def unknown_variables(env: Mapping[str, str]) -> dict[str, str]:
+    """``{variable: message}`` for every ``RAG_*`` variable in ``env`` that no setting reads (a typo like ``RAG_TOPK``)."""
+    known = known_variables()
+    messages = {}
+    for var in sorted(v for v in env if v.upper().startswith("RAG_") and v not in known):
+        close = difflib.get_close_matches(var.upper(), sorted(known), n=1, cutoff=0.75)
+        hint = f" (did you mean {close[0]}?)" if close else "; `rag config` lists the settings, each read from RAG_<SETTING>"
+        messages[var] = f"unknown environment variable {var}{hint}"
+    return messages
+
+
+def _warn_unknown_variables(env: Mapping[str, str]) -> None:
+    """A :class:`RagWarning` per unknown ``RAG_*`` variable, once per process: a typo is otherwise silently ignored."""
+    for var, message in unknown_variables(env).items():
+        if var not in _WARNED_ENV:
+            _WARNED_ENV.add(var)
+            warnings.warn(message, RagWarning, stacklevel=3)
 
 
 def env_var_for(field: str) -> str:

@@ -168,10 +168,28 @@ def test_slugify_is_readable_and_stable():
     assert slugify("???") == "untitled"
 
 
-def test_subscribe_prefix_is_only_stripped_after_the_sample_header(tmp_path):
+def test_the_text_reader_knows_nothing_of_the_sample_page(tmp_path):
+    """Short lines before the first paper are a header, whatever they say; no title is rewritten."""
     f = tmp_path / "a.txt"
-    f.write_text("Subscriber Churn Prediction with Graphs\n" + ABSTRACT + "\n")
-    assert papers_and_skips(f)[0][0].title == "Subscriber Churn Prediction with Graphs"
+    f.write_text("My reading list\nexported 2024-05-01\nSubscribeFoo: A Title\n" + ABSTRACT + "\n")
+    papers, skips = papers_and_skips(f)
+    assert [p.title for p in papers] == ["SubscribeFoo: A Title"] and skips == []
+
+
+def test_the_sample_as_scraped_still_reads_247_papers(tmp_path):
+    """The raw copy (../shared/corpus) has the page's header and the "Subscribe" button text run into
+    the first title: the generic rules drop the header; the button text stays part of that title
+    (the bundled copy in rag/data was cleaned once, as data)."""
+    from rag.engine import sample_corpus
+
+    bundled = sample_corpus().read_text(encoding="utf-8")
+    assert bundled.startswith("TP-Aware Dequantization\n")
+    raw = tmp_path / "hf_trending_abstracts.txt"
+    raw.write_text("Get trending papers in your email inbox once a day!\nGet trending papers in your email inbox!\nSubscribe" + bundled)
+    papers, skips = papers_and_skips(raw)
+    assert len(papers) == 247 and skips == []
+    assert papers[0].title == "SubscribeTP-Aware Dequantization"
+    assert [p.title for p in papers[1:]] == [p.title for p in papers_and_skips(sample_corpus())[0][1:]]
 
 
 def test_truncated_gzip_is_an_input_error(tmp_path):

@@ -171,3 +171,19 @@ def test_redaction_helpers():
     assert redact_text(f"see http://u:{PASSWORD}@h/v1 with {KEY}") == "see http://u:***@h/v1 with ***"
     assert looks_like_secret(KEY) and looks_like_secret("a" * 20 + "1" * 20)
     assert not looks_like_secret("abc") and not looks_like_secret("12") and not looks_like_secret("/tmp/index")
+
+
+def test_the_engine_cache_is_keyed_by_a_digest_never_the_secret(tmp_path):
+    import rag
+
+    a = Settings(index_dir=tmp_path / "i", openai_api_key=KEY, ui_password=PASSWORD)
+    try:
+        rag.get_engine(a)
+        assert len(rag._engines) == 1
+        assert not any(SENTINEL in k for k in rag._engines)
+    finally:
+        rag._engines.clear()
+    key = rag._engine_key(a)
+    assert re.fullmatch(r"[0-9a-f]{64}", key)
+    assert key == rag._engine_key(Settings(index_dir=tmp_path / "i", openai_api_key=KEY, ui_password=PASSWORD))
+    assert key != rag._engine_key(a.replace(openai_api_key=KEY + "2"))  # another key is another engine

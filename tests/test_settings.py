@@ -55,3 +55,40 @@ def test_a_prompt_that_lost_a_placeholder_is_refused(tmp_path):
     with pytest.raises(ConfigError, match=r"missing \{sources\}, unknown \{extra\}"):
         load_prompt("answer_user", tmp_path)
     assert "{sources}" in load_prompt("answer_user").template  # others still come from the bundle
+
+
+def test_unknown_rag_variables_are_named_with_the_closest_known_one():
+    from rag.settings import unknown_variables
+
+    env = {"RAG_TOPK": "9", "RAG_INDEXDIR": "/x", "RAG_NOTHING_LIKE_IT": "1", "HOME": "/root"}
+    found = unknown_variables(env)
+    assert found["RAG_TOPK"] == "unknown environment variable RAG_TOPK (did you mean RAG_TOP_K?)"
+    assert "did you mean RAG_INDEX_DIR?" in found["RAG_INDEXDIR"]
+    assert "did you mean" not in found["RAG_NOTHING_LIKE_IT"] and "rag config" in found["RAG_NOTHING_LIKE_IT"]
+    assert set(found) == {"RAG_TOPK", "RAG_INDEXDIR", "RAG_NOTHING_LIKE_IT"}
+
+
+def test_every_variable_a_setting_reads_is_known():
+    from rag.settings import unknown_variables
+
+    env = {f"RAG_{name.upper()}": "x" for name in Settings.model_fields}
+    env.update({"RAG_CONFIG": "c.toml", "RAG_OPENAI_API_KEY": "k", "RAG_OPENAI_BASE_URL": "u", "OPENAI_API_KEY": "k"})
+    assert "RAG_UI_USERNAME" in env and "RAG_UI_PASSWORD" in env
+    assert unknown_variables(env) == {}
+
+
+def test_load_warns_about_an_unknown_variable_once_per_process(monkeypatch):
+    import warnings
+
+    from rag import settings
+    from rag.errors import RagWarning
+
+    monkeypatch.setattr(settings, "_WARNED_ENV", set())
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        first = Settings.load(environ={"RAG_TOPK": "9"})
+        Settings.load(environ={"RAG_TOPK": "9"})
+    assert [str(w.message) for w in caught if w.category is RagWarning] == [
+        "unknown environment variable RAG_TOPK (did you mean RAG_TOP_K?)"
+    ]
+    assert first.top_k == 5  # still ignored: only named
