@@ -10,6 +10,10 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .rows import RunMetrics
 
 
 def register(sub, common) -> None:
@@ -73,21 +77,32 @@ def cmd_eval(args: argparse.Namespace) -> int:
     bar = progress_bar("evaluating")
     metrics = run_eval(questions, out, engine, backend=args.backend, judge=args.judge, limit=args.limit,
                        progress=lambda done, total: bar(done, total))
-    s = metrics["summary"]
-    shown = ["hit@5", "mrr", "citation_recall", "citation_precision", "faithfulness", "correctness",
-             "abstention_recall", "answered_rate"]
-    print(f"{metrics['run']['n']} questions, backend {metrics['run']['backend']}, judge {metrics['run']['judge']}, "
-          f"{metrics['run']['duration_s']} s")
-    for key in shown:
-        value = s.get(key)
-        text = "–" if value is None else (f"{value:.3f}" if key in ("mrr", "ndcg@10") else f"{value:.1%}")
-        print(f"  {key:20s} {text}")
+    for line in summary_lines(metrics):
+        print(line)
     from rag.cli import show
 
-    for warning in metrics.get("warnings", []):
+    for warning in metrics.warnings:
         show(f"warning: {warning}", file=sys.stderr, redact=True)
     print(f"wrote {out}/results.jsonl, metrics.json, report.md, report.html")
     return 0
+
+
+#: The summary metrics `rag eval` prints; report.md and metrics.json have them all.
+CONSOLE_KEYS = ("hit@5", "recall@5", "mrr", "ndcg@10", "citation_recall", "citation_precision", "faithfulness",
+                "correctness", "abstention_recall", "answered_rate")
+
+
+def summary_lines(metrics: RunMetrics) -> list[str]:
+    """What `rag eval` prints when a run ends: one line about the run, then one per metric of CONSOLE_KEYS."""
+    from .rows import RunInfo
+
+    run = metrics.run or RunInfo()
+    lines = [f"{run.n} questions, backend {run.backend}, judge {run.judge}, {run.duration_s} s"]
+    for key in CONSOLE_KEYS:
+        value = metrics.summary.get(key)
+        text = "–" if value is None else (f"{value:.3f}" if key in ("mrr", "ndcg@10") else f"{value:.1%}")
+        lines.append(f"  {key:20s} {text}")
+    return lines
 
 
 def cmd_eval_claims(args: argparse.Namespace) -> int:

@@ -15,12 +15,13 @@ from pathlib import Path
 from rag.errors import InputError
 
 from .report import MISSING, format_metric, hit_key, metric_kind, number
+from .rows import RunInfo, RunMetrics
 
 NEUTRAL = {"answered_rate", "n"}
 
 
-def load_metrics(run_dir: Path) -> dict:
-    """``run_dir/metrics.json`` as a dict; InputError saying which path and what to do otherwise."""
+def load_metrics(run_dir: Path) -> RunMetrics:
+    """``run_dir/metrics.json``, also an older run's; InputError saying which path and what to do otherwise."""
     run_dir = Path(run_dir)
     path = run_dir / "metrics.json"
     hint = f"run `rag eval --out {run_dir}` first"
@@ -34,7 +35,7 @@ def load_metrics(run_dir: Path) -> dict:
         raise InputError(f"{path} is not valid JSON ({err}): {hint} to write it again.") from err
     if not isinstance(data, dict) or not isinstance(data.get("summary", {}), dict):
         raise InputError(f"{path} has no summary object: {hint} to write it again.")
-    return data
+    return RunMetrics.from_dict(data)
 
 
 def direction(key: str) -> int:
@@ -77,10 +78,14 @@ def _table(rows: list[list[str]]) -> list[str]:
     return [lines[0], "  ".join("-" * w for w in widths), *lines[1:]]
 
 
-def _describe(label: str, run_dir: Path, metrics: dict) -> str:
-    run = metrics.get("run") or {}
-    return (f"{label}: {run_dir}  ({run.get('backend', MISSING)} backend, {run.get('judge', MISSING)} judge, "
-            f"n={run.get('n', MISSING)}, settings {run.get('settings_hash', MISSING)})")
+def _describe(label: str, run_dir: Path, metrics: RunMetrics) -> str:
+    run = metrics.run or RunInfo()
+    return (f"{label}: {run_dir}  ({_shown(run.backend)} backend, {_shown(run.judge)} judge, "
+            f"n={_shown(run.n)}, settings {_shown(run.settings_hash)})")
+
+
+def _shown(value) -> str:
+    return MISSING if value is None else str(value)
 
 
 def _arrow(key: str, a: dict, b: dict) -> str:
@@ -92,22 +97,22 @@ def compare_runs(dir_a: Path, dir_b: Path) -> str:
     """A plain-text table of every summary metric of run A and run B, then one line per question type."""
     a, b = load_metrics(dir_a), load_metrics(dir_b)
     lines = [_describe("A", Path(dir_a), a), _describe("B", Path(dir_b), b)]
-    run_a, run_b = a.get("run") or {}, b.get("run") or {}
-    if run_a.get("questions_file") != run_b.get("questions_file") or run_a.get("n") != run_b.get("n"):
+    run_a, run_b = a.run or RunInfo(), b.run or RunInfo()
+    if run_a.questions_file != run_b.questions_file or run_a.n != run_b.n:
         lines.append("note: the runs used different question sets; differences may not be comparable.")
-    sa, sb = a.get("summary") or {}, b.get("summary") or {}
+    sa, sb = a.summary, b.summary
     keys = list(sa) + [k for k in sb if k not in sa]
     rows = [["metric", "A", "B", "change (B - A)"]]
     rows += [[k, format_metric(k, sa.get(k)), format_metric(k, sb.get(k)), change(k, sa.get(k), sb.get(k))]
              for k in keys]
     lines += ["", *_table(rows)]
-    ta, tb = a.get("by_type") or {}, b.get("by_type") or {}
+    ta, tb = a.by_type, b.by_type
     types = list(ta) + [t for t in tb if t not in ta]
     if types:
         hit = hit_key(b if tb else a)
         width = max(len(str(t)) for t in types)
         lines += ["", "By type (A → B):"]
         for t in types:
-            ma, mb = ta.get(t) or {}, tb.get(t) or {}
+            ma, mb = ta.get(t, {}), tb.get(t, {})
             lines.append(f"  {str(t).ljust(width)}  {_arrow(hit, ma, mb)};  {_arrow('faithfulness', ma, mb)}")
     return "\n".join(lines) + "\n"

@@ -19,6 +19,7 @@ from rag.support import AnswerChecker, SupportChecker
 from rag.support.checker import load_calibration
 
 from . import metrics as M
+from .rows import CheckerInfo, EvalRow, RetrievedPaper, RunInfo, RunMetrics, verdict_from_dict
 
 #: List prices in USD per million tokens (input, output), for cost estimates only.
 PRICES = {
@@ -162,7 +163,7 @@ def run_eval(
     judge: str = "auto",
     limit: int | None = None,
     progress: Callable[[int, int], None] | None = None,
-) -> dict[str, Any]:
+) -> RunMetrics:
     from rag.answerers.extractive import PREAMBLE
 
     questions = load_questions(questions_file)[: limit or None]  # bad files fail before any work
@@ -172,7 +173,7 @@ def run_eval(
     scorer = Scorer(checker, skip_lines=(PREAMBLE,))
     backend_name = engine.answerer(backend).name
     started = time.time()
-    results: list[dict[str, Any]] = []
+    results: list[EvalRow] = []
     partial = out_dir / "results.jsonl.partial"
     errors_in_a_row = 0
     with partial.open("w", encoding="utf-8") as fh:
@@ -195,28 +196,28 @@ def run_eval(
                     raise
                 row = _error_row(q, f"unexpected {type(exc).__name__}: {exc}")
             results.append(row)
-            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+            fh.write(json.dumps(row.to_dict(), ensure_ascii=False) + "\n")
             fh.flush()
             if progress:
                 progress(i, len(questions))
     metrics = aggregate(results)
-    metrics["run"] = {
-        "questions_file": str(questions_file),
-        "n": len(results),
-        "backend": backend_name,
-        "judge": getattr(checker, "name", "rules"),
-        "settings_hash": engine.settings.settings_hash(),
-        "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(started)),
-        "duration_s": round(time.time() - started, 1),
-        "k": engine.settings.top_k,
-    }
-    metrics["checker"] = _checker_info(checker)
-    metrics["warnings"] = _failed(results) + _unknown_gold(questions, engine)
+    metrics.run = RunInfo(
+        questions_file=str(questions_file),
+        n=len(results),
+        backend=backend_name,
+        judge=getattr(checker, "name", "rules"),
+        settings_hash=engine.settings.settings_hash(),
+        started=time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(started)),
+        duration_s=round(time.time() - started, 1),
+        k=engine.settings.top_k,
+    )
+    metrics.checker = _checker_info(checker)
+    metrics.warnings = _failed(results) + _unknown_gold(questions, engine)
     _write(out_dir, results, metrics, partial)
     return metrics
 
 
-def evaluate_one(q: Question, engine, scorer: Scorer, backend: str | None) -> dict[str, Any]:
+def evaluate_one(q: Question, engine, scorer: Scorer, backend: str | None) -> EvalRow:
     t0 = time.perf_counter()
     answer = engine.ask(q.question, backend=backend)
     retrieved = engine.retrieve(q.question, k=10) if q.answerable else []
@@ -237,45 +238,41 @@ def evaluate_one(q: Question, engine, scorer: Scorer, backend: str | None) -> di
     timings = dict(answer.timings)
     timings["check_s"] = time.perf_counter() - t1
     timings["total_s"] = t1 - t0
-    return {
-        "id": q.id,
-        "question": q.question,
-        "type": q.type,
-        "gold_titles": q.gold_titles,
-        "gold_ids": q.gold_ids,
-        "answerable": q.answerable,
-        "answer": answer.text,
-        "abstained": answer.abstained,
-        "backend": answer.backend,
-        "sources": [s.to_dict() for s in answer.sources],
-        "citations": [c.to_dict() for c in answer.citations],
-        "retrieved": [
-            {"rank": s.number, "paper_id": s.paper_id, "title": s.title, "score": s.score, "relevant": r}
-            for s, r in zip(retrieved, relevant)
-        ],
-        "verdicts": verdicts,
-        "metrics": m,
-        "timings": {k: round(v, 4) for k, v in timings.items()},
-        "usage": answer.usage,
-        "cost_usd": cost(answer.backend, answer.usage, engine.settings),
-        "error": None,
-    }
+    return EvalRow(
+        id=q.id,
+        question=q.question,
+        type=q.type,
+        gold_titles=q.gold_titles,
+        gold_ids=q.gold_ids,
+        answerable=q.answerable,
+        answer=answer.text,
+        abstained=answer.abstained,
+        backend=answer.backend,
+        sources=list(answer.sources),
+        citations=list(answer.citations),
+        retrieved=[RetrievedPaper(rank=s.number, paper_id=s.paper_id, title=s.title, score=s.score, relevant=r)
+                   for s, r in zip(retrieved, relevant)],
+        verdicts=[verdict_from_dict(v) for v in verdicts],
+        metrics=m,
+        timings={k: round(v, 4) for k, v in timings.items()},
+        usage=answer.usage,
+        cost_usd=cost(answer.backend, answer.usage, engine.settings),
+        error=None,
+    )
 
 
-def _failed(results: list[dict[str, Any]]) -> list[str]:
-    failed = [r for r in results if r.get("error")]
+def _failed(results: list[EvalRow]) -> list[str]:
+    failed = [r for r in results if r.failed]
     if not failed:
         return []
     first = failed[0]
     return [f"{len(failed)} of {len(results)} question(s) failed and are not scored, "
-            f"e.g. {first['id']}: {first['error']}"]
+            f"e.g. {first.id}: {first.error}"]
 
 
-def _error_row(q: Question, message: str) -> dict[str, Any]:
-    message = redact_text(message)
-    return {"id": q.id, "question": q.question, "type": q.type, "gold_titles": q.gold_titles, "gold_ids": q.gold_ids,
-            "answerable": q.answerable, "answer": "", "abstained": False, "sources": [], "citations": [],
-            "retrieved": [], "verdicts": [], "metrics": {}, "timings": {}, "usage": {}, "cost_usd": None, "error": message}
+def _error_row(q: Question, message: str) -> EvalRow:
+    return EvalRow(id=q.id, question=q.question, type=q.type, gold_titles=q.gold_titles, gold_ids=q.gold_ids,
+                   answerable=q.answerable, error=redact_text(message))
 
 
 def cost(backend: str, usage: dict[str, int], settings) -> float | None:
@@ -291,66 +288,73 @@ def cost(backend: str, usage: dict[str, int], settings) -> float | None:
 SUMMARY_KEYS = ["hit@5", "recall@5", "mrr", "ndcg@10", "citation_recall", "citation_precision", "faithfulness", "correctness"]
 
 
-def aggregate(results: list[dict[str, Any]]) -> dict[str, Any]:
-    """Run-level metrics, overall and per question type."""
+def aggregate(results: list[EvalRow]) -> RunMetrics:
+    """Run-level metrics, overall and per question type (``run``, ``checker`` and ``warnings`` left to the caller)."""
 
-    def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
-        ok = [r for r in rows if not r.get("error")]
+    def summarise(rows: list[EvalRow]) -> dict[str, Any]:
+        ok = [r for r in rows if not r.failed]
         out: dict[str, Any] = {"n": len(rows)}
         for key in SUMMARY_KEYS:
-            out[key] = M.mean([r["metrics"].get(key) for r in ok])
-        out.update(M.abstention_metrics([r["answerable"] for r in ok], [r["abstained"] for r in ok]))
-        totals = [r["timings"]["total_s"] for r in ok if "total_s" in r["timings"]]
+            out[key] = M.mean([r.metrics.get(key) for r in ok])
+        out.update(M.abstention_metrics([r.answerable for r in ok], [r.abstained for r in ok]))
+        totals = [r.total_s for r in ok if r.total_s is not None]
         out["latency_p50_s"] = M.percentile(totals, 50)
         out["latency_p95_s"] = M.percentile(totals, 95)
-        out["prompt_tokens"] = sum(r["usage"].get("prompt_tokens", 0) for r in ok)
-        out["completion_tokens"] = sum(r["usage"].get("completion_tokens", 0) for r in ok)
-        costs = [r["cost_usd"] for r in ok if r.get("cost_usd") is not None]
+        out["prompt_tokens"] = sum(r.usage.get("prompt_tokens", 0) for r in ok)
+        out["completion_tokens"] = sum(r.usage.get("completion_tokens", 0) for r in ok)
+        costs = [r.cost_usd for r in ok if r.cost_usd is not None]
         out["cost_usd"] = sum(costs) if costs else None
         out["errors"] = len(rows) - len(ok)
         return out
 
     summary = summarise(results)
     summary.pop("n")
-    types = sorted({r["type"] for r in results})
-    return {
-        "summary": summary,
-        "by_type": {t: summarise([r for r in results if r["type"] == t]) for t in types},
-        "definitions": {k: M.DEFINITIONS[k] for k in summary if k in M.DEFINITIONS},
-    }
+    types = sorted({r.type for r in results})
+    return RunMetrics(
+        summary=summary,
+        by_type={t: summarise([r for r in results if r.type == t]) for t in types},
+        definitions={k: M.DEFINITIONS[k] for k in summary if k in M.DEFINITIONS},
+    )
 
 
-def _checker_info(checker) -> dict[str, Any]:
+def _checker_info(checker) -> CheckerInfo:
     if not isinstance(checker, SupportChecker):
-        return {"kind": getattr(checker, "name", "llm"), "balanced_accuracy": None}
+        return CheckerInfo(kind=getattr(checker, "name", "llm"), balanced_accuracy=None)
     cal = load_calibration()
     held = cal.get("held_out", {})
-    return {
-        "kind": "rules",
-        "threshold": checker.params["threshold"],
-        "balanced_accuracy": held.get("balanced_accuracy"),
-        "held_out_pairs": held.get("pairs"),
-        "held_out_file": held.get("file"),
-    }
+    return CheckerInfo(
+        kind="rules",
+        threshold=checker.params["threshold"],
+        balanced_accuracy=held.get("balanced_accuracy"),
+        held_out_pairs=held.get("pairs"),
+        held_out_file=held.get("file"),
+    )
 
 
 def _unknown_gold(questions: list[Question], engine) -> list[str]:
-    """Gold titles that no indexed paper has: a question file written for another collection."""
+    """Gold titles and gold ids that no indexed paper has: a question file written for another collection."""
     titles = {t for q in questions for t in q.gold_titles}
-    if not titles:
+    ids = {i for q in questions for i in q.gold_ids}
+    if not titles and not ids:
         return []
-    known: set[str] = set()
+    known_titles: set[str] = set()
+    known_ids: set[str] = set()
     for _, _, metas in engine.store.iter_records():
-        known.update(m.get("title", "") for m in metas)
-    missing = sorted(titles - known)
-    return [f"{len(missing)} gold title(s) are not in the collection, e.g. {missing[0]!r}"] if missing else []
+        for meta in metas:
+            known_titles.add(meta.get("title", ""))
+            known_ids.add(meta.get("paper_id", ""))
+    out = []
+    for what, missing in (("title", sorted(titles - known_titles)), ("id", sorted(ids - known_ids))):
+        if missing:
+            out.append(f"{len(missing)} gold {what}(s) are not in the collection, e.g. {missing[0]!r}")
+    return out
 
 
-def _write(out_dir: Path, results: list[dict], metrics: dict, partial: Path) -> None:
+def _write(out_dir: Path, results: list[EvalRow], metrics: RunMetrics, partial: Path) -> None:
     from .report import write_reports
 
     tmp = out_dir / ".metrics.json.tmp"
-    tmp.write_text(json.dumps(metrics, indent=2, ensure_ascii=False), encoding="utf-8")
+    tmp.write_text(json.dumps(metrics.to_dict(), indent=2, ensure_ascii=False), encoding="utf-8")
     write_reports(out_dir, results, metrics)
     partial.replace(out_dir / "results.jsonl")
     tmp.replace(out_dir / "metrics.json")

@@ -95,7 +95,7 @@ def test_hallucinated_llm_answer_is_caught(index_dir, tmp_path):
     assert [v["supported"] for v in row["verdicts"]] == [True, False]
     assert row["metrics"]["citation_recall"] == 0.5 and row["metrics"]["faithfulness"] == 0.5
     assert row["usage"]["prompt_tokens"] == 11 and row["cost_usd"] is None  # local server: no price
-    assert metrics["summary"]["prompt_tokens"] == 11
+    assert metrics.summary["prompt_tokens"] == 11
 
 
 def test_llm_judge_asks_per_claim_and_caches(index_dir, tmp_path):
@@ -131,8 +131,8 @@ def test_a_reply_that_is_not_a_chat_completion_fails_that_question_only(index_di
     assert "not an OpenAI chat completion (the body is not JSON)" in rows[0]["error"]
     assert "no 'choices'" in rows[1]["error"] and "OPENAI_BASE_URL" in rows[1]["error"]
     assert rows[2]["error"] is None and rows[2]["answer"]
-    assert metrics["summary"]["errors"] == 2
-    assert any("2 of 3 question(s) failed" in w and "t1" in w for w in metrics["warnings"])
+    assert metrics.summary["errors"] == 2
+    assert any("2 of 3 question(s) failed" in w and "t1" in w for w in metrics.warnings)
 
 
 def test_a_sentence_citing_a_non_source_is_scored_unsupported():

@@ -76,7 +76,7 @@ def _badge(supported, score: str) -> str:
 
 
 def _card(i: int, card: Card) -> str:
-    gold = "; ".join(escape(t) for t in card.gold_titles) or "none (unanswerable)"
+    gold = "; ".join(escape(t) for t in card.gold) or "none (unanswerable)"
     combined = f" · combined {escape(card.combined)}" if card.combined else ""
     out = [f'<section class="card"><h3>{i}. {escape(card.id)} · {escape(card.type)}{combined}</h3>',
            f'<p><span class="label">Question:</span> {escape(card.question)}</p>',

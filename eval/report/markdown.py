@@ -25,7 +25,7 @@ def _md_card(i: int, card: Card) -> list[str]:
     combined = f" · combined {card.combined}" if card.combined else ""
     out = [f"### {i}. {_md(card.id)} · {_md(card.type)}{combined}", "",
            f"**Question:** {_md(card.question)}", "",
-           f"**Gold papers:** {'; '.join(_md(t) for t in card.gold_titles) or 'none (unanswerable)'}", ""]
+           f"**Gold papers:** {'; '.join(_md(t) for t in card.gold) or 'none (unanswerable)'}", ""]
     if card.scores:
         out += ["**Scores:** " + " · ".join(f"{_md(k)} {v}" for k, v in card.scores), ""]
     out += [f"**Answer{' (abstained)' if card.abstained else ''}:**", "", f"> {_md(card.answer) or '(empty)'}", ""]

@@ -10,6 +10,7 @@ import io
 import math
 from dataclasses import dataclass
 
+from ..rows import EvalRow, RunMetrics
 from .view import number
 
 SCORE_KEYS = ("faithfulness", "citation_recall", "correctness")
@@ -44,7 +45,7 @@ def _percent_axis(ax) -> None:
     ax.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
 
 
-def plot_by_type(by_type: dict, hit: str) -> bytes | None:
+def plot_by_type(by_type: dict[str, dict], hit: str) -> bytes | None:
     """Grouped bars: hit@k, citation recall, faithfulness and correctness per question type."""
     if not by_type:
         return None
@@ -53,7 +54,7 @@ def plot_by_type(by_type: dict, hit: str) -> bytes | None:
     ax = fig.add_subplot()
     width = 0.8 / len(keys)
     for i, key in enumerate(keys):
-        heights = [number((m or {}).get(key)) for m in by_type.values()]
+        heights = [number(m.get(key)) for m in by_type.values()]
         xs = [j + (i - (len(keys) - 1) / 2) * width for j in range(len(by_type))]
         ax.bar(xs, [math.nan if h is None else h for h in heights], width, label=key)
     ax.set_xticks(range(len(by_type)), [str(t) for t in by_type])
@@ -63,9 +64,9 @@ def plot_by_type(by_type: dict, hit: str) -> bytes | None:
     return _png(fig)
 
 
-def plot_distributions(results: list[dict]) -> bytes | None:
+def plot_distributions(results: list[EvalRow]) -> bytes | None:
     """One histogram per score (faithfulness, citation recall, correctness) over the questions."""
-    rows = [r.get("metrics") or {} for r in results if not r.get("error")]
+    rows = [r.metrics for r in results if not r.failed]
     if not rows:
         return None
     fig = _figure(height=2.8)
@@ -84,10 +85,9 @@ def plot_distributions(results: list[dict]) -> bytes | None:
     return _png(fig)
 
 
-def plot_latency(results: list[dict], summary: dict) -> bytes | None:
+def plot_latency(results: list[EvalRow], summary: dict) -> bytes | None:
     """Histogram of total seconds per question, with the p50 and p95 lines."""
-    totals = [number((r.get("timings") or {}).get("total_s")) for r in results]
-    totals = [v for v in totals if v is not None]
+    totals = [v for v in (number(r.total_s) for r in results) if v is not None]
     if not totals:
         return None
     import numpy as np
@@ -97,7 +97,7 @@ def plot_latency(results: list[dict], summary: dict) -> bytes | None:
     ax.hist(totals, bins=min(30, max(5, len(totals) // 4)), color="#8172b2", edgecolor="white")
     for label, q, style in (("p50", 50, "--"), ("p95", 95, ":")):
         value = number(summary.get(f"latency_{label}_s"))
-        value = float(np.percentile([t for t in totals if t is not None], q)) if value is None else value
+        value = float(np.percentile(totals, q)) if value is None else value
         ax.axvline(value, color="black", linestyle=style, label=f"{label} {value:.2f} s")
     ax.set_xlabel("total seconds per question (lower is better)")
     ax.set_ylabel("questions")
@@ -106,9 +106,9 @@ def plot_latency(results: list[dict], summary: dict) -> bytes | None:
     return _png(fig)
 
 
-def plot_tokens(results: list[dict]) -> bytes | None:
+def plot_tokens(results: list[EvalRow]) -> bytes | None:
     """Stacked prompt/completion tokens per question; None when no LLM tokens were used."""
-    usage = [(r.get("usage") or {}) for r in results if not r.get("error")]
+    usage = [r.usage for r in results if not r.failed]
     prompt = [number(u.get("prompt_tokens")) or 0.0 for u in usage]
     completion = [number(u.get("completion_tokens")) or 0.0 for u in usage]
     if not any(prompt) and not any(completion):
@@ -125,12 +125,12 @@ def plot_tokens(results: list[dict]) -> bytes | None:
     return _png(fig)
 
 
-def make_plots(results: list[dict], metrics: dict, hit: str) -> list[Plot]:
+def make_plots(results: list[EvalRow], metrics: RunMetrics, hit: str) -> list[Plot]:
     """The plots that have data to show, in report order."""
     drawn = [
-        ("scores_by_type.png", "Main scores by question type", plot_by_type(metrics.get("by_type") or {}, hit)),
+        ("scores_by_type.png", "Main scores by question type", plot_by_type(metrics.by_type, hit)),
         ("score_distributions.png", "Per-question score distributions", plot_distributions(results)),
-        ("latency.png", "Latency per question", plot_latency(results, metrics.get("summary") or {})),
+        ("latency.png", "Latency per question", plot_latency(results, metrics.summary)),
         ("tokens.png", "LLM tokens per question", plot_tokens(results)),
     ]
     return [Plot(name, title, png) for name, title, png in drawn if png is not None]

@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from ..rows import CheckerInfo, EvalRow, RunMetrics
+
 MISSING = "–"
 ABSTRACT_CHARS_MD = 600
 TYPE_COLUMNS = ("n", "{hit}", "mrr", "citation_recall", "citation_precision", "faithfulness", "correctness")
@@ -79,20 +81,28 @@ def truncate(text: str, limit: int) -> str:
 # --- what the report shows ------------------------------------------------------
 
 
-def hit_key(metrics: dict) -> str:
+def hit_key(metrics: RunMetrics) -> str:
     """The hit@k key the run's metrics carry (hit@5 when none does)."""
-    return next((key for key in metrics.get("summary") or {} if key.startswith("hit@")), "hit@5")
+    return metrics.hit_key
 
 
-def combined_score(row: dict, hit: str = "hit@5") -> float | None:
+def combined_score(row: EvalRow, hit: str = "hit@5") -> float | None:
     """Mean of the non-null faithfulness, citation_recall, correctness and hit@k of one answer."""
-    scores = row.get("metrics") or {}
-    values = [v for v in (number(scores.get(key)) for key in (*COMBINED_KEYS, hit)) if v is not None]
+    values = [v for v in (number(row.metrics.get(key)) for key in (*COMBINED_KEYS, hit)) if v is not None]
     return sum(values) / len(values) if values else None
 
 
-def _answerable(row: dict) -> bool:
-    return bool(row.get("answerable", bool(row.get("gold_titles"))))
+def gold_papers(row: EvalRow) -> list[str]:
+    """The question's gold papers: its gold titles, then each gold id not already named by one of
+    them, as "title (id)" where the run saw that paper and as the bare id otherwise."""
+    seen = {s.paper_id: s.title for s in row.sources} | {r.paper_id: r.title for r in row.retrieved}
+    out = list(row.gold_titles)
+    for pid in row.gold_ids:
+        title = seen.get(pid)
+        if title and title in row.gold_titles:
+            continue
+        out.append(f"{title} ({pid})" if title else pid)
+    return out
 
 
 @dataclass
@@ -114,7 +124,7 @@ class Card:
     id: str
     type: str
     question: str
-    gold_titles: list[str]
+    gold: list[str]  # titles or ids, see gold_papers; empty for an unanswerable question
     combined: str  # '' outside the worst-answers list, where it would mean nothing
     scores: list[tuple[str, str]]
     answer: str
@@ -124,32 +134,29 @@ class Card:
     sources: list[SourceView]
 
     @classmethod
-    def from_row(cls, row: dict, hit: str, ranked: bool = False) -> Card:
-        gold = [str(t) for t in row.get("gold_titles") or []]
-        cited = {c.get("number") for c in row.get("citations") or []}
-        scores = row.get("metrics") or {}
+    def from_row(cls, row: EvalRow, hit: str, ranked: bool = False) -> Card:
+        cited = {c.number for c in row.citations}
         return cls(
-            id=str(row.get("id", MISSING)),
-            type=str(row.get("type") or MISSING),
-            question=str(row.get("question") or ""),
-            gold_titles=gold,
+            id=str(row.id or MISSING),
+            type=str(row.type or MISSING),
+            question=row.question,
+            gold=gold_papers(row),
             combined=format_metric("combined", combined_score(row, hit)) if ranked else "",
-            scores=[(k, format_metric(k, v)) for k, v in scores.items() if not k.startswith("key_facts")],
-            answer=str(row.get("answer") or ""),
-            abstained=bool(row.get("abstained")),
+            scores=[(k, format_metric(k, v)) for k, v in row.metrics.items() if not k.startswith("key_facts")],
+            answer=row.answer,
+            abstained=row.abstained,
             verdicts=[
-                {"sentence": str(v.get("sentence", "")), "supported": v.get("supported"),
-                 "score": _score(v.get("score")), "cited": list(v.get("cited") or []),
-                 "overcited": list(v.get("overcited") or [])}
-                for v in row.get("verdicts") or []
+                {"sentence": str(v.sentence), "supported": v.supported, "score": _score(v.score),
+                 "cited": list(v.cited), "overcited": list(v.overcited)}
+                for v in row.verdicts
             ],
-            missing_facts=[str(f) for f in scores.get("key_facts_missing") or []],
+            missing_facts=row.missing_facts,
             sources=[
-                SourceView(number=str(s.get("number", "?")), title=str(s.get("title") or MISSING),
-                           paper_id=str(s.get("paper_id") or MISSING), evidence=_score(s.get("evidence")),
-                           text=str(s.get("text") or ""), url=s.get("url"),
-                           cited=s.get("number") in cited, gold=s.get("title") in gold)
-                for s in row.get("sources") or []
+                SourceView(number=str(s.number), title=str(s.title or MISSING),
+                           paper_id=str(s.paper_id or MISSING), evidence=_score(s.evidence),
+                           text=str(s.text or ""), url=s.url,
+                           cited=s.number in cited, gold=row.is_gold(s.paper_id, s.title))
+                for s in row.sources
             ],
         )
 
@@ -174,70 +181,72 @@ class ReportView:
     more: dict[str, list[str]] = field(default_factory=dict)  # section -> ids not shown in full
 
     @classmethod
-    def build(cls, results: list[dict], metrics: dict, plots: list, worst: int = 10) -> ReportView:
-        run = metrics.get("run") or {}
-        definitions = {str(k): str(v) for k, v in (metrics.get("definitions") or {}).items()}
+    def build(cls, results: list[EvalRow], metrics: RunMetrics, plots: list, worst: int = 10) -> ReportView:
+        run = metrics.run
         hit = hit_key(metrics)
-        ok = [r for r in results if not r.get("error")]
-        scored = [(s, str(r.get("id", "")), r) for r in ok
-                  if _answerable(r) and not r.get("abstained")
-                  and (s := combined_score(r, hit)) is not None and s < 1.0]
+        ok = [r for r in results if not r.failed]
+        scored = [(s, r.id, r) for r in ok
+                  if r.answerable and not r.abstained and (s := combined_score(r, hit)) is not None and s < 1.0]
         scored.sort(key=lambda item: item[:2])
         limit = max(worst, 0)
         sections = {
-            "wrong_abstentions": [r for r in ok if _answerable(r) and r.get("abstained")],
-            "wrong_answers": [r for r in ok if not _answerable(r) and not r.get("abstained")],
+            "wrong_abstentions": [r for r in ok if r.answerable and r.abstained],
+            "wrong_answers": [r for r in ok if not r.answerable and not r.abstained],
         }
         columns, rows = _type_table(metrics, results)
-        duration = number(run.get("duration_s"))
+        backend, judge = _shown(run and run.backend), _shown(run and run.judge)
+        duration = number(run and run.duration_s)
         return cls(
-            title=f"Evaluation report: {run.get('backend', MISSING)} backend, {run.get('judge', MISSING)} judge",
-            run=[("backend", str(run.get("backend", MISSING))), ("judge", str(run.get("judge", MISSING))),
-                 ("questions", str(run.get("questions_file", MISSING))), ("n", str(run.get("n", len(results)))),
-                 ("started", str(run.get("started", MISSING))),
+            title=f"Evaluation report: {backend} backend, {judge} judge",
+            run=[("backend", backend), ("judge", judge), ("questions", _shown(run and run.questions_file)),
+                 ("n", str(len(results) if run is None or run.n is None else run.n)),
+                 ("started", _shown(run and run.started)),
                  ("duration", MISSING if duration is None else f"{duration:.1f} s"),
-                 ("settings hash", str(run.get("settings_hash", MISSING)))],
-            summary=[(str(k), format_metric(str(k), v), definitions.get(str(k), ""))
-                     for k, v in (metrics.get("summary") or {}).items()],
-            definitions=definitions,
+                 ("settings hash", _shown(run and run.settings_hash))],
+            summary=[(k, format_metric(k, v), metrics.definitions.get(k, "")) for k, v in metrics.summary.items()],
+            definitions=dict(metrics.definitions),
             type_columns=columns,
             type_rows=rows,
-            checker=_checker_line(metrics.get("checker")),
+            checker=_checker_line(metrics.checker),
             plots=plots,
             combined_note=COMBINED_NOTE.format(hit=hit),
             worst=[Card.from_row(r, hit, ranked=True) for _, _, r in scored[:limit]],
             wrong_abstentions=[Card.from_row(r, hit) for r in sections["wrong_abstentions"][:limit]],
             wrong_answers=[Card.from_row(r, hit) for r in sections["wrong_answers"][:limit]],
-            errors=[{"id": str(r.get("id", MISSING)), "type": str(r.get("type") or MISSING),
-                     "question": str(r.get("question") or ""), "error": str(r.get("error"))}
-                    for r in results if r.get("error")],
-            more={name: [str(r.get("id", "?")) for r in rows_[limit:]]
+            errors=[{"id": str(r.id or MISSING), "type": str(r.type or MISSING), "question": r.question,
+                     "error": str(r.error)}
+                    for r in results if r.failed],
+            more={name: [str(r.id or "?") for r in rows_[limit:]]
                   for name, rows_ in sections.items() if len(rows_) > limit},
         )
 
 
-def _type_table(metrics: dict, results: list[dict]) -> tuple[list[str], list[list[str]]]:
+def _shown(value) -> str:
+    return MISSING if value is None else str(value)
+
+
+def _type_table(metrics: RunMetrics, results: list[EvalRow]) -> tuple[list[str], list[list[str]]]:
     """Columns and formatted rows per question type; 'abstained' is counted from the results."""
-    by_type = metrics.get("by_type") or {}
+    by_type = metrics.by_type
     wanted = [c.format(hit=hit_key(metrics)) for c in TYPE_COLUMNS]
-    columns = [c for c in wanted if c == "n" or any(c in (m or {}) for m in by_type.values())]
+    columns = [c for c in wanted if c == "n" or any(c in m for m in by_type.values())]
     rows = []
     for name, values in by_type.items():
-        mine = [r for r in results if r.get("type") == name]
-        values = {"n": len(mine), **(values or {})}
-        done = [r for r in mine if not r.get("error")]
-        share = sum(bool(r.get("abstained")) for r in done) / len(done) if done else None
+        mine = [r for r in results if r.type == name]
+        values = {"n": len(mine), **values}
+        done = [r for r in mine if not r.failed]
+        share = sum(r.abstained for r in done) / len(done) if done else None
         rows.append([str(name), *(format_metric(c, values.get(c)) for c in columns), format_metric("abstained", share)])
     return ["type", *columns, "abstained"], rows
 
 
-def _checker_line(checker: dict | None) -> str:
-    if not checker:
+def _checker_line(checker: CheckerInfo | None) -> str:
+    if checker is None:
         return "Checker: not measured in this run."
-    accuracy = format_metric("balanced_accuracy", checker.get("balanced_accuracy"))
-    return (f"Checker ({checker.get('kind', MISSING)}): balanced accuracy {accuracy} on "
-            f"{checker.get('held_out_pairs', MISSING)} held-out labelled pairs "
-            f"(threshold {_score(checker.get('threshold'))}).")
+    accuracy = format_metric("balanced_accuracy", checker.balanced_accuracy)
+    return (f"Checker ({checker.kind}): balanced accuracy {accuracy} on "
+            f"{_shown(checker.held_out_pairs)} held-out labelled pairs "
+            f"(threshold {_score(checker.threshold)}).")
 
 
 # --- markdown -------------------------------------------------------------------
