@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 from pathlib import Path
 
@@ -36,12 +37,54 @@ def tiny_settings(tmp_path) -> Settings:
 
 
 @pytest.fixture
-def tiny_engine(tiny_settings):
+def tiny_engine(tiny_settings, tiny_index):
+    """An engine over its own copy of the tiny index (free to mutate)."""
     from rag.engine import Engine
 
-    engine = Engine(tiny_settings, notify=lambda msg: None)
-    engine.ingest([TINY])
-    return engine
+    shutil.copytree(tiny_index, tiny_settings.index_dir)
+    return Engine(tiny_settings, notify=lambda msg: None)
+
+
+@pytest.fixture(scope="session")
+def tiny_index(tmp_path_factory) -> Path:
+    """tests/data/tiny.jsonl ingested once for the session: an index dir to READ or to copy.
+
+    A test that writes to an index uses ``tiny_index_copy`` (or ``tiny_engine``) instead.
+    """
+    from rag.engine import Engine
+
+    index_dir = tmp_path_factory.mktemp("tiny-index") / "index"
+    engine = Engine(Settings(index_dir=index_dir, sample_on_empty=False), notify=lambda msg: None)
+    report = engine.ingest([TINY])
+    assert report.new == 8, report.summary()
+    engine.lexical()  # the BM25 cache is built once too
+    return index_dir
+
+
+@pytest.fixture
+def tiny_index_copy(tiny_index, tmp_path) -> Path:
+    """A private copy of the session's tiny index, for a test that changes it."""
+    return Path(shutil.copytree(tiny_index, tmp_path / "tiny-index-copy"))
+
+
+@pytest.fixture
+def run_cli(capsys):
+    """``rag ARGS`` in-process (no interpreter start-up): returns (exit code, stdout, stderr).
+
+    The environment is the test's own (see ``isolated_env``; set more with monkeypatch).
+    """
+    from rag.cli import main
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        capsys.readouterr()  # drop what came before
+        try:
+            code = main([str(a) for a in argv])
+        except SystemExit as exc:  # argparse: --help, usage errors
+            code = exc.code if isinstance(exc.code, int) else 1
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
 
 
 @pytest.fixture(scope="session")

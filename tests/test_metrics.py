@@ -42,6 +42,17 @@ def test_retrieval_miss_and_rank_beyond_five():
     assert retrieval_metrics([False] * 12, n_relevant=1)["mrr"] == 0.0
 
 
+def test_the_cutoff_is_inclusive_rank_5_counts_rank_6_does_not():
+    at_5 = retrieval_metrics([False, False, False, False, True, True], n_relevant=2)
+    assert at_5["hit@5"] == 1.0 and at_5["recall@5"] == 0.5  # rank 5 in, rank 6 out
+    assert at_5["mrr"] == pytest.approx(1 / 5)
+    assert at_5["ndcg@10"] == pytest.approx((1 / math.log2(6) + 1 / math.log2(7)) / (1 + 1 / math.log2(3)))
+    assert retrieval_metrics([False] * 5 + [True], n_relevant=1)["hit@5"] == 0.0
+    at_10 = retrieval_metrics([False] * 9 + [True, True], n_relevant=1)
+    assert at_10["mrr"] == pytest.approx(1 / 10) and at_10["ndcg@10"] == pytest.approx(1 / math.log2(11))
+    assert retrieval_metrics([True] * 7, n_relevant=7, k=3)["recall@3"] == pytest.approx(3 / 7)
+
+
 # A fake support relation: which source numbers support which sentence, alone.
 FACTS = {
     "Alpha is fast.": {1},

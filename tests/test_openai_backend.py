@@ -2,7 +2,7 @@
 
 
 import pytest
-from conftest import TINY, free_port
+from conftest import free_port
 from fake_openai import FakeOpenAI, Reply
 
 from rag.engine import NO_ANSWER, Engine
@@ -10,13 +10,6 @@ from rag.errors import ConfigError, NeedsKeyError, ServiceError
 from rag.settings import Settings
 
 QUESTION = "How many hydrophones were deployed on the reefs?"
-
-
-@pytest.fixture(scope="module")
-def tiny_index(tmp_path_factory):
-    settings = Settings(index_dir=tmp_path_factory.mktemp("llm-index"), sample_on_empty=False)
-    Engine(settings).ingest([TINY])
-    return settings.index_dir
 
 
 @pytest.fixture

@@ -91,7 +91,7 @@ def test_the_report_counts_every_skip_and_keeps_the_first_ones():
     assert report.to_dict()["skipped_count"] == 1000 and len(report.to_dict()["skipped"]) == MAX_SKIPS_KEPT
 
 
-# -- the command line under hostile files (a subprocess each, peak memory measured) -----------------
+# -- the command line under hostile files (in-process; slow: a subprocess each, peak memory measured) --
 
 
 def ingest_peak(path, tmp_path):
@@ -121,6 +121,27 @@ def baseline_mb(tmp_path_factory):
     return peak
 
 
+def test_a_gzip_bomb_stops_with_a_clear_message_in_process(tmp_path, monkeypatch, run_cli):
+    """The message and exit code, fast: the ceiling lowered to 1 MiB (the memory bound is the slow test below)."""
+    monkeypatch.setattr("rag.textio.GZIP_FLOOR_BYTES", 1 << 20)
+    monkeypatch.setenv("RAG_INDEX_DIR", str(tmp_path / "index"))
+    bomb = tmp_path / "bomb.jsonl.gz"
+    bomb.write_bytes(gzip.compress(b" " * (8 << 20)))
+    code, out, err = run_cli("ingest", bomb)
+    assert code == 2
+    assert "bomb.jsonl.gz decompresses to more than 1 MiB" in err and "decompress it (gunzip)" in err
+
+
+def test_a_flood_of_bad_lines_is_counted_in_process(tmp_path, monkeypatch, run_cli):
+    monkeypatch.setenv("RAG_INDEX_DIR", str(tmp_path / "index"))
+    f = tmp_path / "bad.jsonl.gz"
+    f.write_bytes(gzip.compress((good("The One Good Paper") + "\n").encode() + b"1\n" * 5000))
+    code, out, err = run_cli("ingest", f)
+    assert code == 0, err
+    assert "1 new, 0 updated, 0 unchanged, 5000 skipped" in out and "… and 4980 more skipped" in out
+
+
+@pytest.mark.slow
 def test_a_gzip_bomb_stops_with_a_clear_message_and_bounded_memory(tmp_path, baseline_mb):
     bomb = tmp_path / "bomb.jsonl.gz"
     with gzip.open(bomb, "wb") as fh:  # 1 GiB of spaces: about 1 MB compressed
@@ -133,6 +154,7 @@ def test_a_gzip_bomb_stops_with_a_clear_message_and_bounded_memory(tmp_path, bas
     assert peak < baseline_mb + 100, (peak, baseline_mb)
 
 
+@pytest.mark.slow
 def test_a_flood_of_bad_lines_is_counted_in_bounded_memory(tmp_path, baseline_mb):
     f = tmp_path / "bad.jsonl.gz"
     with gzip.open(f, "wb") as fh:

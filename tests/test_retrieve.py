@@ -1,7 +1,9 @@
 """Hybrid retrieval over a real embedded Chroma store holding tests/data/tiny.jsonl."""
 
 import json
+import shutil
 
+import numpy as np
 import pytest
 
 from rag.retrieval import evidence_score
@@ -26,8 +28,52 @@ def test_sources_carry_the_paper_metadata_and_full_abstract(tiny_engine):
     assert len(src.passages) == len(set(src.passages))  # a chunk found by both retrievers appears once
 
 
-def test_exact_rare_term_is_found_by_the_lexical_side(tiny_engine):
-    assert tiny_engine.retrieve("672 bytes", k=1)[0].paper_id == "2205.00003"
+RARE = [  # three papers on one theme; only the first names the made-up sensor "Zorblax-7"
+    {"id": "2501.00011", "title": "Flood Forecasting from River Gauge Networks",
+     "abstract": "We forecast river floods six hours ahead from upstream gauge readings with a recurrent network. "
+                 "Readings from the Zorblax-7 sensors were dropped as unreliable. "
+                 "Forecast skill improves over persistence at every station."},
+    {"id": "2501.00012", "title": "Rainfall Nowcasting with Radar Mosaics",
+     "abstract": "We nowcast rainfall from radar mosaics with an optical-flow model and a learned correction. "
+                 "Forecast skill improves over persistence for the first ninety minutes at every station."},
+    {"id": "2501.00013", "title": "Snowpack Estimation from Satellite Imagery",
+     "abstract": "We estimate snow water equivalent from satellite imagery and station readings with gradient boosting. "
+                 "Errors fall by a third against the operational product at every station."},
+]
+#: The rare term, with words that paraphrase the reef paper (1903.00002) without sharing a word with it.
+RARE_QUESTION = "Zorblax-7 listening to underwater sounds of marine creatures"
+
+
+@pytest.fixture(scope="module")
+def rare_engine(tiny_index, tmp_path_factory):
+    from rag.engine import Engine
+    from rag.settings import Settings
+
+    root = tmp_path_factory.mktemp("rare")
+    shutil.copytree(tiny_index, root / "index")
+    corpus = root / "rare.jsonl"
+    corpus.write_text("".join(json.dumps(p) + "\n" for p in RARE))
+    engine = Engine(Settings(index_dir=root / "index", sample_on_empty=False), notify=lambda m: None)
+    assert engine.ingest([corpus]).new == 3
+    return engine
+
+
+def dense_ranking(engine, question: str) -> list[str]:
+    """Papers by their best chunk's cosine to the question: what the dense side alone would rank."""
+    q = engine.embedder.embed([question])[0]
+    got = engine.store.collection.get(include=["embeddings", "metadatas"])
+    best: dict[str, float] = {}
+    for vec, meta in zip(got["embeddings"], got["metadatas"]):
+        best[meta["paper_id"]] = max(best.get(meta["paper_id"], -1.0), float(np.dot(vec, q)))
+    return sorted(best, key=best.get, reverse=True)
+
+
+def test_exact_rare_term_is_found_by_the_lexical_side(rare_engine):
+    dense = dense_ranking(rare_engine, RARE_QUESTION)
+    assert dense[0] == "1903.00002" and dense.index("2501.00011") > 0  # the dense side alone misses it
+    top = rare_engine.retrieve(RARE_QUESTION, k=2)
+    assert [s.paper_id for s in top] == ["2501.00011", "1903.00002"]  # BM25's exact match decides
+    assert rare_engine.retrieve("672 bytes", k=1)[0].paper_id == "2205.00003"
 
 
 def test_paraphrase_is_found_by_the_dense_side(tiny_engine):

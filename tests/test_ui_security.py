@@ -5,6 +5,7 @@ and gradio_client. No browser.
 """
 
 import os
+import shutil
 from pathlib import Path
 
 import httpx
@@ -102,13 +103,12 @@ def fake_llm():
 
 
 @pytest.fixture(scope="module")
-def tiny_llm_engine(tmp_path_factory, fake_llm):
+def tiny_llm_engine(tmp_path_factory, fake_llm, tiny_index):
     settings = Settings(index_dir=tmp_path_factory.mktemp("ui-sec") / "idx", sample_on_empty=False,
                         openai_base_url=fake_llm.base_url, model="fake-model", ui_models=["fake-large"],
                         max_retries=0)
-    engine = Engine(settings, notify=lambda m: None)
-    engine.ingest([TINY])
-    return engine
+    shutil.copytree(tiny_index, settings.index_dir)
+    return Engine(settings, notify=lambda m: None)
 
 
 @pytest.fixture
@@ -178,13 +178,13 @@ def test_exports_are_removed_with_the_app(tiny_llm_engine):
 
 # -- served on 0.0.0.0 with a login -------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def served(tmp_path_factory):
+def served(tmp_path_factory, tiny_index):
     from ui.app import launch
 
     settings = Settings(index_dir=tmp_path_factory.mktemp("ui-served") / "idx", sample_on_empty=False,
                         ui_max_upload_mb=1)
+    shutil.copytree(tiny_index, settings.index_dir)
     engine = Engine(settings, notify=lambda m: None)
-    engine.ingest([TINY])
     port = free_port()
     app = launch(engine, host="0.0.0.0", port=port, block=False, auth=[(USER, PASSWORD)])
     yield f"http://127.0.0.1:{port}/", app
