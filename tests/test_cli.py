@@ -94,3 +94,22 @@ def test_unknown_file_type_changes_nothing(tiny_dir, tmp_path):
     proc = run("ingest", str(TINY), str(pdf), index_dir=tiny_dir)
     assert proc.returncode == 2 and "Unknown file type .pdf" in proc.stderr
     assert "papers:      8" in run("stats", index_dir=tiny_dir).stdout
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["ask", "   "], "error: The question is empty"),
+        (["retrieve", "-k", "0", "attention"], "error: k (how many papers) must be a whole number"),
+        (["ask", "--year-from", "2024", "--year-to", "2020", "q?"], "error: --year-from 2024 is after --year-to 2020"),
+    ],
+)
+def test_a_bad_question_on_a_fresh_install_ingests_nothing(args, message, tmp_path, monkeypatch, capsys):
+    """In process: the question is checked before the index is opened or the sample ingested."""
+    from rag.cli import main
+
+    index = tmp_path / "fresh-index"
+    monkeypatch.setenv("RAG_INDEX_DIR", str(index))
+    assert main(args) == 2
+    assert capsys.readouterr().err.startswith(message)
+    assert not index.exists()
