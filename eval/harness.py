@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from rag.errors import ConfigError, InputError, RagError, ServiceError
+from rag.query import Query
 from rag.redact import redact_text
 from rag.support import AnswerChecker, SupportChecker
 from rag.support.checker import load_calibration
@@ -219,8 +220,11 @@ def run_eval(
 
 def evaluate_one(q: Question, engine, scorer: Scorer, backend: str | None) -> EvalRow:
     t0 = time.perf_counter()
-    answer = engine.ask(q.question, backend=backend)
-    retrieved = engine.retrieve(q.question, k=10) if q.answerable else []
+    top_k = engine.settings.top_k
+    query = Query(q.question, k=top_k, backend=backend)
+    evidence = engine.evidence(query.replace(k=max(10, top_k)))  # retrieved once: scored on 10, answered on top_k
+    answer = engine.answer(query, evidence.top(top_k), streaming=False).answer
+    retrieved = list(evidence.sources[:10]) if q.answerable else []
     t1 = time.perf_counter()
     relevant = [q.is_gold(s.paper_id, s.title) for s in retrieved]
     m: dict[str, Any] = {}

@@ -20,9 +20,9 @@ from rag.templates import load_prompt
 
 class LLMJudge:
     def __init__(self, settings: Settings, cache_file: Path):
-        from rag.answerers.openai_chat import OpenAIChatAnswerer
+        from rag.llm import ChatClient
 
-        self.llm = OpenAIChatAnswerer(settings)
+        self.llm = ChatClient(settings)  # the chat client alone: the judge brings its own prompts
         self.name = f"llm:{settings.model}"
         self.judge_prompt = load_prompt("judge_claim", settings.prompts_dir)
         self.split_prompt = load_prompt("split_claims", settings.prompts_dir)
@@ -45,7 +45,7 @@ class LLMJudge:
         hit = self.cache.get(key)
         if hit is not None:
             return hit
-        reply = self.llm.complete(prompt, max_tokens=max_tokens)
+        reply = self.llm.one_shot(prompt, max_tokens=max_tokens)
         self.cache.put(key, reply)
         return reply
 

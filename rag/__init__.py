@@ -18,6 +18,7 @@ import threading
 from typing import TYPE_CHECKING, Any, Iterable
 
 from .errors import ConfigError, InputError, NeedsKeyError, RagError, ServiceError
+from .query import Query
 from .types import Answer, Citation, Filters, Paper, Source
 
 if TYPE_CHECKING:
@@ -39,6 +40,7 @@ __all__ = [
     "Citation",
     "Filters",
     "Paper",
+    "Query",
     "RagError",
     "InputError",
     "ConfigError",
@@ -86,7 +88,8 @@ def ask(
     ``k``: how many papers to give the answerer (default ``settings.top_k``).
     ``history``: earlier turns, ``[{"role": "user"|"assistant", "content": str}, ...]``.
     """
-    return get_engine(settings).ask(question, k=k, history=history, filters=filters)
+    query = Query(question, k=k, history=history or (), filters=filters or Filters())  # checked before any work
+    return get_engine(settings).ask(query)
 
 
 def ask_stream(
@@ -98,14 +101,16 @@ def ask_stream(
     filters: Filters | None = None,
 ) -> "AnswerStream":
     """Like :func:`ask`, but iterate the result for text as it is generated; then read ``.answer``."""
-    return get_engine(settings).stream(question, k=k, history=history, filters=filters)
+    query = Query(question, k=k, history=history or (), filters=filters or Filters())
+    return get_engine(settings).stream(query)
 
 
 def retrieve(
     question: str, k: int = 10, settings: "Settings | None" = None, filters: Filters | None = None
 ) -> list[Source]:
     """The ``k`` papers that best match ``question``, numbered, highest score first."""
-    return get_engine(settings).retrieve(question, k=k, filters=filters)
+    query = Query(question, k=k, filters=filters or Filters())
+    return get_engine(settings).retrieve(query)
 
 
 def ingest(paths: Iterable["str | Path"], settings: "Settings | None" = None) -> "IngestReport":

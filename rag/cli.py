@@ -231,13 +231,12 @@ def load_settings(args: argparse.Namespace, **extra: Any):
     )
 
 
-def filters_from(args: argparse.Namespace):
-    from .errors import InputError
+def query_from(args: argparse.Namespace, k: int | None):
+    """The command's :class:`~rag.query.Query`, checked before any engine or index is built."""
+    from .query import Query
     from .types import Filters
 
-    if args.year_from and args.year_to and args.year_from > args.year_to:
-        raise InputError(f"--year-from {args.year_from} is after --year-to {args.year_to}.")
-    return Filters(args.year_from, args.year_to, tuple(args.category))
+    return Query(args.question, k=k, filters=Filters(args.year_from, args.year_to, tuple(args.category)))
 
 
 def make_engine(args: argparse.Namespace, **extra: Any):
@@ -318,9 +317,10 @@ def _ensure_ready(engine) -> None:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
+    query = query_from(args, args.k)
     engine = make_engine(args, top_k=args.k)
     _ensure_ready(engine)
-    stream = engine.stream(args.question, filters=filters_from(args))
+    stream = engine.stream(query)
     live = sys.stdout.isatty() and not args.json
     for delta in stream:
         if live:
@@ -342,9 +342,10 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_retrieve(args: argparse.Namespace) -> int:
+    query = query_from(args, args.k)
     engine = make_engine(args)
     _ensure_ready(engine)
-    sources = engine.retrieve(args.question, k=args.k, filters=filters_from(args))
+    sources = engine.retrieve(query)
     if args.json:
         show_json([s.to_dict() for s in sources])
         return 0

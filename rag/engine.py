@@ -1,44 +1,37 @@
-"""The engine every front door uses: ingest, retrieve, answer (whole or streamed).
+"""The engine every front door uses: ingest, gather evidence, answer (whole or streamed).
 
 An :class:`Engine` is built from one :class:`Settings` and owns the heavy objects
-(Chroma client, embedding model, BM25 index, LLM client), created when first needed.
+(Chroma client, embedding model, BM25 index, LLM clients), created when first needed.
+Every question comes in as a :class:`~rag.query.Query`, already checked. Evidence is
+gathered apart from answering (:meth:`Engine.evidence`, then :meth:`Engine.answer`), so
+the same sources can be answered again, by another backend, without searching twice.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-import re
 import threading
 import time
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Generator, Iterator, Sequence
 
 from .answerers.base import CANNOT_ANSWER, Draft
 from .citations import CitationFilter, clean_citations, flagged_sentences
 from .errors import InputError
+from .query import Evidence, Query
 from .settings import Settings
-from .types import Answer, Citation, Filters, Source
+from .types import Answer, Citation, Source
+
+if TYPE_CHECKING:
+    from .answerers.openai_chat import OpenAIChatAnswerer
+    from .protocols import Answerer, Embedder, Lexical, QueryRewriter, Store
 
 log = logging.getLogger("rag")
 
 NO_ANSWER = "The collection does not answer this question."
-MAX_QUESTION_CHARS = 4000
-#: A question that continues the conversation: it opens with a continuation, or refers back
-#: within its first words ("How big is it?", "Does their method scale?").
-_CONTINUES = re.compile(
-    r"^(and|but|also|so|what about|how about|what else|which one|which of them|tell me more|more on|compare)\b",
-    re.IGNORECASE,
-)
-_REFERS_BACK = re.compile(
-    r"\b(it(?! (is )?(possible|easier|harder|easy|hard|feasible|difficult|necessary|likely))|its|they|them|their|these|"
-    r"those|(this|that|the) (paper|method|model|work|approach|one|study|system)|"
-    r"the authors|the same|above|former|latter)\b",
-    re.IGNORECASE,
-)
-SHORT_QUESTION_WORDS = 5
-
 
 def sample_corpus() -> Path:
     """The bundled sample: 247 trending ML paper abstracts."""
@@ -51,17 +44,18 @@ class Engine:
         self.notify = notify or log.warning
         self._ingest_lock = threading.Lock()  # one ingest at a time; questions go on meanwhile
         self._lock = threading.RLock()  # lazily built shared parts (BM25 index, LLM clients)
-        self._lexical = None
+        self._lexical: Lexical | None = None
         self._lexical_key: str | None = None
-        self._llms: dict[str, object] = {}
+        self._llms: dict[str, OpenAIChatAnswerer] = {}
+        self._rewriters: dict[str, QueryRewriter] = {}
 
     # -- heavy parts, built on first use -------------------------------------------------
     @cached_property
-    def store(self):
+    def store(self) -> Store:
         """The opened collection; an embedded index is held by this process from here until :meth:`close`."""
-        from .store import Store
+        from .store import Store as ChromaStore
 
-        return Store(self.settings, notify=self.notify)
+        return ChromaStore(self.settings, notify=self.notify)
 
     def close(self) -> None:
         """Close the store, letting another process use an embedded index (otherwise held until exit)."""
@@ -79,12 +73,12 @@ class Engine:
         self.close()
 
     @cached_property
-    def embedder(self):
+    def embedder(self) -> Embedder:
         from .embedding import MiniLMEmbedding
 
         return MiniLMEmbedding()
 
-    def llm_for(self, model: str):
+    def llm_for(self, model: str) -> OpenAIChatAnswerer:
         """The OpenAI-compatible answerer for ``model`` (one client per model, reused)."""
         from .answerers.openai_chat import OpenAIChatAnswerer
 
@@ -93,7 +87,7 @@ class Engine:
                 self._llms[model] = OpenAIChatAnswerer(self.settings.replace(model=model))
             return self._llms[model]
 
-    def lexical(self):
+    def lexical(self) -> Lexical:
         """The BM25 index of the collection as it is now (rebuilt after an ingest, by any process)."""
         from .retrieval import build_lexical, lexical_key
 
@@ -105,13 +99,33 @@ class Engine:
                 self._lexical_key = key
             return self._lexical
 
-    def answerer(self, backend: str | None = None, model: str | None = None, lexical=None):
-        kind = backend or self.settings.resolved_backend()
-        if kind == "openai":
+    def backend_for(self, backend: str | None = None) -> str:
+        """``extractive`` or ``openai``: ``backend`` (None: the settings'; ``auto``: openai when an endpoint is configured)."""
+        if backend is None:
+            return self.settings.resolved_backend()
+        if backend == "auto":
+            return "openai" if (self.settings.openai_api_key or self.settings.openai_base_url) else "extractive"
+        return backend
+
+    def answerer(self, backend: str | None = None, model: str | None = None) -> Answerer:
+        if self.backend_for(backend) == "openai":
             return self.llm_for(model or self.settings.model)
         from .answerers.extractive import ExtractiveAnswerer
 
-        return ExtractiveAnswerer(self.embedder, lexical or self.lexical())
+        return ExtractiveAnswerer(self.embedder, self.lexical())
+
+    def rewriter(self, backend: str | None = None, model: str | None = None) -> QueryRewriter:
+        """Who makes follow-ups standalone: the LLM when the query is answered by one, else the heuristic."""
+        from .rewrite import HeuristicRewriter, LLMRewriter
+
+        if self.backend_for(backend) != "openai":
+            return HeuristicRewriter()
+        model = model or self.settings.model
+        with self._lock:
+            if model not in self._rewriters:
+                s = self.settings
+                self._rewriters[model] = LLMRewriter(self.llm_for(model).chat, s.history_turns, s.prompts_dir)
+            return self._rewriters[model]
 
     # -- ingest -------------------------------------------------------------------------------
     def ingest(self, paths, progress=None):
@@ -142,168 +156,217 @@ class Engine:
     def stats(self):
         return self.store.stats()
 
-    # -- retrieval ------------------------------------------------------------------------
-    def retrieve(self, question: str, k: int = 10, filters: Filters | None = None) -> list[Source]:
-        question = _check_question(question)
-        _check_k(k)
+    # -- evidence -------------------------------------------------------------------------
+    def evidence(self, query: Query | str) -> Evidence:
+        """The ``query.k`` (default ``settings.top_k``) papers that best match the query, numbered,
+        highest score first; a follow-up is made standalone first (see :meth:`rewriter`)."""
+        query = _as_query(query)
+        if self.backend_for(query.backend) == "openai":
+            self.llm_for(query.model or self.settings.model)  # a missing key is said before any ingest
         self._require_papers()
-        return self._search(question, k, filters, self.lexical())
+        lexical = self.lexical()
+        search = self.search_query(query)
+        t0 = time.perf_counter()
+        sources = self._search(search, self.settings.top_k if query.k is None else query.k, query, lexical)
+        return Evidence(tuple(sources), search, time.perf_counter() - t0)
 
-    def _search(self, query: str, k: int, filters: Filters | None, lexical) -> list[Source]:
+    def retrieve(self, query: Query | str) -> list[Source]:
+        """The sources :meth:`evidence` finds."""
+        return list(self.evidence(query).sources)
+
+    def _search(self, text: str, k: int, query: Query, lexical: Lexical) -> list[Source]:
         from .retrieval import hybrid_search
 
-        return hybrid_search(query, k, self.store, self.embedder, lexical, self.settings.candidates, filters)
+        return hybrid_search(text, k, self.store, self.embedder, lexical, self.settings.candidates, query.filters)
 
-    def search_query(self, question: str, history: list[dict] | None, answerer=None) -> str:
+    def search_query(self, query: Query) -> str:
         """The question to retrieve with: follow-ups are made standalone using the history."""
-        earlier = [t["content"] for t in history or [] if t.get("role") == "user" and t.get("content")]
-        if not earlier:
-            return question
-        if hasattr(answerer, "rewrite"):  # an LLM rewrites; without one, a heuristic decides
-            return answerer.rewrite(question, history or [])
-        if is_follow_up(question):
-            return f"{earlier[-1]} {question}"
-        return question
+        if not query.earlier_questions():
+            return query.question
+        return self.rewriter(query.backend, query.model).rewrite(query)
 
     # -- answering ---------------------------------------------------------------------------
-    def ask(
-        self,
-        question: str,
-        *,
-        k: int | None = None,
-        history: list[dict] | None = None,
-        filters: Filters | None = None,
-        backend: str | None = None,
-        model: str | None = None,
-    ) -> Answer:
-        stream = self.stream(question, k=k, history=history, filters=filters, backend=backend, model=model, streaming=False)
-        for _ in stream:
-            pass
-        assert stream.answer is not None
-        return stream.answer
+    def ask(self, query: Query | str) -> Answer:
+        """Gather evidence and answer from it, in one request to the answerer."""
+        return self.stream(query, streaming=False).answer
 
-    def stream(
-        self,
-        question: str,
-        *,
-        k: int | None = None,
-        history: list[dict] | None = None,
-        filters: Filters | None = None,
-        backend: str | None = None,
-        model: str | None = None,
-        streaming: bool = True,
-    ) -> "AnswerStream":
+    def stream(self, query: Query | str, streaming: bool = True) -> "AnswerStream":
         """Retrieve now; answer as the returned stream is iterated (text deltas, then ``.answer``).
 
         ``streaming=False`` asks the answerer for the whole answer in one request."""
         started = time.perf_counter()
-        question = _check_question(question)
-        history = _check_history(history)
-        backend = backend or self.settings.resolved_backend()
-        self._require_papers()
-        lexical = self.lexical()
-        answerer = self.answerer(backend, model, lexical)
-        query = self.search_query(question, history, answerer)
-        t0 = time.perf_counter()
-        k = _check_k(self.settings.top_k if k is None else k)
-        sources = self._search(query, k, filters, lexical)
-        timings = {"retrieve_s": time.perf_counter() - t0}
+        query = _as_query(query)
+        return self.answer(query, self.evidence(query), streaming=streaming, started=started)
+
+    def answer(
+        self, query: Query | str, sources: Evidence | Sequence[Source], streaming: bool = True, started: float | None = None
+    ) -> "AnswerStream":
+        """Answer ``query`` from ``sources`` (as :meth:`evidence` found them, or any numbered sources),
+        abstaining when the best is too weak. Nothing is searched again."""
+        query = _as_query(query)
+        evidence = sources if isinstance(sources, Evidence) else Evidence(tuple(sources), query.question)
+        found = list(evidence.sources)
+        answerer = self.answerer(query.backend, query.model)
         base = Answer(
-            question=question,
+            question=query.question,
             text="",
-            sources=sources,
+            sources=found,
             citations=[],
             abstained=False,
             backend=answerer.name,
             settings_hash=self.settings.settings_hash(),
-            search_query=query,
-            timings=timings,
+            search_query=evidence.search_query,
+            timings={"retrieve_s": evidence.retrieve_s},
         )
-        if not sources or sources[0].evidence < self.settings.min_evidence:
+        started = time.perf_counter() - evidence.retrieve_s if started is None else started
+        if not found or found[0].evidence < self.settings.min_evidence:
             return AnswerStream(iter(()), base, started, abstain=True)
         if streaming:
-            return AnswerStream(answerer.stream(question, sources, history), base, started)
-        return AnswerStream(_later(lambda: answerer.answer(question, sources, history)), base, started)
+            return AnswerStream(answerer.stream(query, found), base, started)
+        return AnswerStream(_later(lambda: answerer.answer(query, found)), base, started)
 
 
 class AnswerStream:
-    """Iterate for the answer's text as it is produced (citations already cleaned);
-    afterwards ``.answer`` holds the complete :class:`Answer`."""
+    """An answer as it is produced. Iterate for its text (citations already cleaned); iterate again
+    and the same chunks are replayed. ``.answer`` is the finished :class:`Answer`: reading it
+    finishes the stream first if need be (as simonw/llm's ``Response.text()`` does), and it is
+    the same object every time. The :class:`Answer` made at retrieval time is never changed:
+    the finished one is a new value."""
 
     def __init__(self, drafts: Iterator, base: Answer, started: float, abstain: bool = False):
-        self._drafts = drafts
-        self._base = base
-        self._started = started
-        self._abstain = abstain
         self.sources = base.sources
-        self.answer: Answer | None = None
+        self._record = _Record()
+        self._error: BaseException | None = None
+        self._lock = threading.Lock()
+        self._producer = _produce(drafts, base, started, abstain, self._record)
 
     def __iter__(self) -> Iterator[str]:
-        base = self._base
-        valid = [s.number for s in base.sources]
-        filt = CitationFilter(valid)
-        draft = Draft(text="", abstained=True)
-        t0 = time.perf_counter()
-        if self._abstain:
-            text = abstention_text(base.sources)
-            yield text
-        else:
-            held = ""  # hold the start back until it cannot be the "cannot answer" sentinel
-            for item in self._drafts:
-                if isinstance(item, Draft):
-                    draft = item
+        chunks = self._record.chunks
+        i = 0
+        while True:
+            if i < len(chunks):
+                i += 1
+                yield chunks[i - 1]
+            elif not self._advance():
+                return
+
+    def _advance(self) -> bool:
+        """Produce the next chunk (recorded); False once the answer is finished."""
+        with self._lock:
+            if self._error is not None:
+                raise self._error
+            if self._record.answer is not None:
+                return False
+            try:
+                next(self._producer)
+            except StopIteration:
+                return False
+            except BaseException as exc:  # the answerer failed: every later read says so too
+                self._error = exc
+                raise
+            return True
+
+    @property
+    def done(self) -> bool:
+        """Whether the answer is finished."""
+        return self._record.answer is not None
+
+    @property
+    def answer(self) -> Answer:
+        """The finished answer (the stream is run to its end first if it has not been)."""
+        while self._record.answer is None and self._advance():
+            pass
+        if self._record.answer is None:
+            raise RuntimeError("The answer stream was closed before the answer was finished.")
+        return self._record.answer
+
+    def close(self) -> None:
+        """Stop producing (an LLM stream gives its connection back); a finished answer is kept."""
+        with self._lock:
+            self._producer.close()
+
+
+class _Record:
+    """What a stream has produced so far: the chunks shown, and the answer once finished."""
+
+    def __init__(self) -> None:
+        self.chunks: list[str] = []
+        self.answer: Answer | None = None
+
+
+def _produce(drafts: Iterator, base: Answer, started: float, abstain: bool, record: _Record) -> Generator[None, None, None]:
+    """Run the answerer, recording each text chunk as it is to be shown, then the finished Answer
+    (a new value: ``base`` is left as it was).
+
+    A plain function, not a method: the stream holds this generator and the generator holds
+    only the record, so dropping an unfinished stream closes the answerer's connection at once."""
+    chunks = record.chunks
+    valid = [s.number for s in base.sources]
+    filt = CitationFilter(valid)
+    draft = Draft(text="", abstained=True)
+    t0 = time.perf_counter()
+    if abstain:
+        text = abstention_text(base.sources)
+        chunks.append(text)
+        yield None
+    else:
+        held: str | None = ""  # hold the start back until it cannot be the "cannot answer" sentinel
+        for item in drafts:
+            if isinstance(item, Draft):
+                draft = item
+                continue
+            if held is not None:
+                held += item
+                if _may_be_sentinel(held):
                     continue
-                if held is not None:
-                    held += item
-                    if _may_be_sentinel(held):
-                        continue
-                    item, held = held, None
-                out = filt.feed(item)
-                if out:
-                    yield out
-            tail = filt.flush() if held is None else ""
-            if tail:
-                yield tail
-            text = draft.text
-        text, used, dropped = clean_citations(text, valid)
-        abstained = self._abstain or draft.abstained or not text.strip()
-        if abstained and not self._abstain:
-            text = abstention_text(base.sources)
-            yield "\n\n" + text
-            used = []
-        base.timings["answer_s"] = time.perf_counter() - t0
-        base.timings["total_s"] = time.perf_counter() - self._started
-        by_number = {s.number: s for s in base.sources}
-        base.text = text
-        base.abstained = abstained
-        base.citations = [Citation(n, by_number[n].paper_id, by_number[n].title) for n in sorted(used)]
-        base.dropped_citations = dropped
-        base.usage = draft.usage
-        flagged = [] if abstained or not dropped else flagged_sentences(draft.text, valid)
-        base.flagged = [sentence for sentence, _ in flagged]
-        base.notes = draft.notes + [
-            f'unsupported: "{sentence}" cited {", ".join(markers)}, which is not a source of this answer'
-            for sentence, markers in flagged
-        ]
-        if dropped and not flagged:
-            base.notes.append(f"dropped citations to unknown sources: {dropped}")
-        if not abstained and not used:
-            base.notes.append("the answer cites none of the sources: check it against them before trusting it")
-        self.answer = base
+                item, held = held, None
+            out = filt.feed(item)
+            if out:
+                chunks.append(out)
+                yield None
+        tail = filt.flush() if held is None else ""
+        if tail:
+            chunks.append(tail)
+            yield None
+        text = draft.text
+    text, used, dropped = clean_citations(text, valid)
+    abstained = abstain or draft.abstained or not text.strip()
+    if abstained and not abstain:
+        text = abstention_text(base.sources)
+        chunks.append("\n\n" + text)
+        yield None
+        used = []
+    timings = dict(base.timings, answer_s=time.perf_counter() - t0, total_s=time.perf_counter() - started)
+    by_number = {s.number: s for s in base.sources}
+    flagged = [] if abstained or not dropped else flagged_sentences(draft.text, valid)
+    notes = list(draft.notes) + [
+        f'unsupported: "{sentence}" cited {", ".join(markers)}, which is not a source of this answer'
+        for sentence, markers in flagged
+    ]
+    if dropped and not flagged:
+        notes.append(f"dropped citations to unknown sources: {dropped}")
+    if not abstained and not used:
+        notes.append("the answer cites none of the sources: check it against them before trusting it")
+    record.answer = dataclasses.replace(
+        base,
+        text=text,
+        abstained=abstained,
+        citations=[Citation(n, by_number[n].paper_id, by_number[n].title) for n in sorted(used)],
+        dropped_citations=list(dropped),
+        usage=dict(draft.usage),
+        flagged=[sentence for sentence, _ in flagged],
+        notes=notes,
+        timings=timings,
+    )
+
+
+def _as_query(query: Query | str) -> Query:
+    """A :class:`Query` as given, or a bare question made into one (and so checked)."""
+    return query if isinstance(query, Query) else Query(query)
 
 
 def _later(make: Callable[[], Draft]) -> Iterator[Draft]:
     yield make()
-
-
-def is_follow_up(question: str) -> bool:
-    """Without an LLM to rewrite it, is this question a follow-up to the previous one?"""
-    words = question.split()
-    return (
-        len(words) <= SHORT_QUESTION_WORDS
-        or bool(_CONTINUES.search(question))
-        or bool(_REFERS_BACK.search(" ".join(words[:5])))
-    )
 
 
 def _may_be_sentinel(text: str) -> bool:
@@ -316,31 +379,3 @@ def abstention_text(sources: list[Source]) -> str:
         return f"{NO_ANSWER} The index has no papers that match it."
     nearest = "\n".join(f"- {s.title} ({s.paper_id})" for s in sources[:3])
     return f"{NO_ANSWER} The nearest papers are:\n{nearest}"
-
-
-def _check_question(question: str) -> str:
-    if not isinstance(question, str) or not question.strip():
-        raise InputError('The question is empty: ask something about the papers, e.g. rag ask "What limits LLM inference speed?"')
-    question = " ".join(question.split())
-    if len(question) > MAX_QUESTION_CHARS:
-        raise InputError(f"The question is {len(question)} characters long: keep it under {MAX_QUESTION_CHARS}.")
-    return question
-
-
-def _check_k(k: int) -> int:
-    if not isinstance(k, int) or k < 1:
-        raise InputError(f"k (how many papers) must be a whole number of at least 1, got {k!r}.")
-    return k
-
-
-def _check_history(history: list[dict] | None) -> list[dict]:
-    out = []
-    for i, turn in enumerate(history or []):
-        if isinstance(turn, (list, tuple)) and len(turn) == 2:
-            turn = {"role": turn[0], "content": turn[1]}
-        if not isinstance(turn, dict) or turn.get("role") not in ("user", "assistant") or not isinstance(turn.get("content"), str):
-            raise InputError(
-                f"history[{i}] must be {{'role': 'user' or 'assistant', 'content': str}}, got {turn!r}."
-            )
-        out.append({"role": turn["role"], "content": turn["content"]})
-    return out

@@ -18,7 +18,7 @@ import shutil
 import threading
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from llama_index.core import VectorStoreIndex
@@ -34,6 +34,11 @@ from llama_index.core.vector_stores import (
 from llama_index.core.vector_stores.utils import metadata_dict_to_node
 
 from .types import Filters, Source
+
+if TYPE_CHECKING:
+    from .protocols import Embedder
+    from .protocols import Lexical as LexicalIndex
+    from .protocols import Store as StoreLike
 
 BM25_STOPWORDS = "en"  # bm25s's short list; its longer "en_plus" found fewer right papers on our questions
 EVIDENCE_STOPWORDS = "en_plus"  # for evidence, question words ("what", "which", "how") must not count
@@ -120,12 +125,12 @@ class Lexical:
         return hit / total if total else 0.0
 
 
-def lexical_key(store) -> str:
+def lexical_key(store: StoreLike) -> str:
     """Names the store's current contents: collection id, ingest generation, chunk count, stopwords."""
     return f"{store.collection_key()}-{store.count()}-{BM25_STOPWORDS}"
 
 
-def build_lexical(store, cache_dir: Path, key: str) -> Lexical:
+def build_lexical(store: StoreLike, cache_dir: Path, key: str) -> Lexical:
     """Load the BM25 index for the contents named ``key``, building and caching it if needed.
 
     A cache that does not match the store (one corpus entry per chunk) is rebuilt; when the
@@ -169,7 +174,7 @@ def build_lexical(store, cache_dir: Path, key: str) -> Lexical:
 
 
 def _filters(filters: Filters) -> MetadataFilters | None:
-    items = []
+    items: list[MetadataFilter | MetadataFilters] = []
     if filters.year_from is not None:
         items.append(MetadataFilter(key="year", value=filters.year_from, operator=FilterOperator.GTE))
     if filters.year_to is not None:
@@ -197,9 +202,9 @@ def _chroma_where(filters: Filters) -> dict | None:
 def hybrid_search(
     question: str,
     k: int,
-    store,
-    embedder,
-    lexical: Lexical,
+    store: StoreLike,
+    embedder: Embedder,
+    lexical: LexicalIndex,
     candidates: int,
     filters: Filters | None = None,
 ) -> list[Source]:

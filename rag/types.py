@@ -80,9 +80,9 @@ class Citation:
         return asdict(self)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Answer:
-    """Everything needed to show, check and reproduce an answer.
+    """Everything needed to show, check and reproduce an answer; finished, it is never changed.
 
     ``text`` carries ``[n]`` markers; every marker refers to one of ``sources`` and
     appears in ``citations``. ``abstained`` is true when the collection does not

@@ -46,6 +46,7 @@ def main() -> None:
         print(f"rag --help            {timed([py, '-m', 'rag', '--help'], env):.2f} s")
 
         from rag.engine import Engine, sample_corpus
+        from rag.query import Query
         from rag.settings import Settings
 
         engine = Engine(Settings(index_dir=Path(tmp)), notify=lambda m: None)
@@ -66,7 +67,7 @@ def main() -> None:
         retrieve_s, ask_s = [], []
         for q in questions:
             t0 = time.perf_counter()
-            engine.retrieve(q, k=5)
+            engine.retrieve(Query(q, k=5))
             retrieve_s.append(time.perf_counter() - t0)
             t0 = time.perf_counter()
             engine.ask(q)

@@ -182,3 +182,22 @@ def test_ask_on_a_terminal_prints_each_delta_as_it_arrives(run_cli, monkeypatch)
     written = "".join(e[1] for e in log if e[0] == "write")
     assert written.count("16 hydrophones") == 1  # not printed again at the end
     assert written.endswith("\n\nReferences:\n[1] Coral Reef Acoustic Monitoring (1903.00002) https://arxiv.org/abs/1903.00002\n")
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["ask", "   "], "error: The question is empty"),
+        (["retrieve", "-k", "0", "attention"], "error: k (how many papers) must be a whole number"),
+        (["ask", "--year-from", "2024", "--year-to", "2020", "q?"], "error: --year-from 2024 is after --year-to 2020"),
+    ],
+)
+def test_a_bad_question_on_a_fresh_install_ingests_nothing(args, message, tmp_path, monkeypatch, capsys):
+    """In process: the question is checked before the index is opened or the sample ingested."""
+    from rag.cli import main
+
+    index = tmp_path / "fresh-index"
+    monkeypatch.setenv("RAG_INDEX_DIR", str(index))
+    assert main(args) == 2
+    assert capsys.readouterr().err.startswith(message)
+    assert not index.exists()

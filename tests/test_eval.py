@@ -157,3 +157,31 @@ def test_a_sentence_citing_a_non_source_is_scored_unsupported():
     assert [v["supported"] for v in scored["verdicts"]] == [True, False]
     assert scored["citation_recall"] == 0.5
     assert "cited a number that is not a source" in scored["verdicts"][1]["reasons"]
+
+
+def test_the_llm_judge_uses_the_chat_client_without_the_answer_prompts(tmp_path):
+    prompts = tmp_path / "prompts"
+    prompts.mkdir()
+    (prompts / "answer_system.txt").write_text("Answer {broken}", encoding="utf-8")  # the judge must not load it
+    settings = Settings(index_dir=tmp_path, openai_base_url="http://127.0.0.1:9/v1", model="judge-model", prompts_dir=prompts)
+    judge = LLMJudge(settings, tmp_path / "cache.jsonl")
+    assert judge.name == "llm:judge-model" and type(judge.llm).__name__ == "ChatClient"
+
+
+def test_eval_retrieves_once_per_question(index_dir, tmp_path, monkeypatch):
+    import rag.retrieval
+
+    searches = []
+    real = rag.retrieval.hybrid_search
+
+    def counting(question, k, *args, **kwargs):
+        searches.append((question, k))
+        return real(question, k, *args, **kwargs)
+
+    monkeypatch.setattr(rag.retrieval, "hybrid_search", counting)
+    with Engine(Settings(index_dir=index_dir, sample_on_empty=False, backend="extractive"), notify=lambda m: None) as engine:
+        run_eval(QUESTIONS, tmp_path / "run", engine, judge="rules")
+    questions = [q.question for q in load_questions(QUESTIONS)]
+    assert searches == [(q, 10) for q in questions]  # one search each, scored on 10 and answered on the first top_k
+    rows = [json.loads(line) for line in (tmp_path / "run" / "results.jsonl").read_text().splitlines()]
+    assert all(len(r["sources"]) <= 5 for r in rows) and rows[0]["metrics"]["hit@5"] == 1.0

@@ -8,6 +8,7 @@ from conftest import TINY
 from rag.chunking import cl100k, make_nodes
 from rag.engine import Engine
 from rag.errors import InputError
+from rag.query import Query
 from rag.types import Paper
 
 
@@ -40,7 +41,7 @@ def test_changed_abstract_replaces_its_old_chunks(tiny_settings, tmp_path):
     got = engine.store.collection.get(where={"paper_id": rows[0]["id"]}, include=["documents", "metadatas"])
     assert len({m["content_hash"] for m in got["metadatas"]}) == 1
     assert all("9.9x" in d or "photonic" in d for d in got["documents"])
-    assert "9.9x" in engine.retrieve("photonic accelerator speedup", k=1)[0].text
+    assert "9.9x" in engine.retrieve(Query("photonic accelerator speedup", k=1))[0].text
 
 
 def test_interrupted_update_is_finished_by_the_next_run(tiny_settings):
@@ -124,7 +125,7 @@ def test_an_implausible_year_is_skipped_and_questions_still_work(tiny_settings, 
     engine = Engine(tiny_settings, notify=lambda m: None)
     report = engine.ingest([TINY, f])
     assert report.new == 8 and [(s.where, s.reason) for s in report.skipped] == [("line 1", "year 1000000000000000000000000000000 is outside 1000-2100")]
-    assert engine.retrieve("sparse attention", k=3)
+    assert engine.retrieve(Query("sparse attention", k=3))
 
 
 def test_papers_without_ids_in_any_script_are_all_kept(tiny_settings, tmp_path):

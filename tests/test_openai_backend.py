@@ -7,6 +7,7 @@ from fake_openai import FakeOpenAI, Reply
 
 from rag.engine import NO_ANSWER, Engine
 from rag.errors import ConfigError, NeedsKeyError, ServiceError
+from rag.query import Query
 from rag.settings import Settings
 
 QUESTION = "How many hydrophones were deployed on the reefs?"
@@ -119,7 +120,7 @@ def test_follow_up_is_rewritten_by_the_llm_before_retrieval(tiny_index, fake):
         {"role": "user", "content": "Can clients verify model inference?"},
         {"role": "assistant", "content": "Yes, with zero-knowledge proofs [1]."},
     ]
-    answer = engine_for(tiny_index, fake.base_url).ask("How big is it?", history=history)
+    answer = engine_for(tiny_index, fake.base_url).ask(Query("How big is it?", history=history))
     condense, final = fake.requests
     assert "Last question: How big is it?" in condense["body"]["messages"][0]["content"]
     assert answer.search_query.startswith("What is the size of the proof")
@@ -178,7 +179,7 @@ def test_a_rewrite_that_is_not_a_chat_completion_is_a_clear_error(tiny_index, fa
     history = [{"role": "user", "content": "Can clients verify model inference?"},
                {"role": "assistant", "content": "Yes [1]."}]
     with pytest.raises(ServiceError, match=NOT_CHAT):
-        engine_for(tiny_index, fake.base_url).ask("How big is it?", history=history)
+        engine_for(tiny_index, fake.base_url).ask(Query("How big is it?", history=history))
 
 
 def test_credentials_in_the_base_url_stay_out_of_error_messages(tiny_index):
@@ -188,3 +189,35 @@ def test_credentials_in_the_base_url_stay_out_of_error_messages(tiny_index):
         engine.ask(QUESTION)
     assert "hunter2secret" not in str(err.value) and "qwertyuiop" not in str(err.value)
     assert f"http://me:***@127.0.0.1:{port}/v1?api_key=***" in str(err.value)
+
+
+def test_a_streamed_answer_replays_without_asking_again(tiny_index, fake):
+    fake.enqueue("The study used 16 hydrophones [1] over 11 months [1].")
+    stream = engine_for(tiny_index, fake.base_url).stream(QUESTION)
+    first, second = list(stream), list(stream)
+    assert first == second and len(first) > 5 and "".join(second) == stream.answer.text
+    assert not stream.answer.abstained and stream.answer is stream.answer
+    assert len(fake.requests) == 1
+
+
+def test_a_failed_stream_fails_again_when_read_again(tiny_index, fake):
+    fake.enqueue(Reply(text="This answer will be cut off half way through [1].", break_after=4))
+    stream = engine_for(tiny_index, fake.base_url).stream(QUESTION)
+    with pytest.raises(ServiceError, match="broken response"):
+        list(stream)
+    with pytest.raises(ServiceError, match="broken response"):
+        stream.answer  # never a half answer, nor an abstention
+    assert len(fake.requests) == 1
+
+
+def test_the_llm_rewriter_and_answerer_are_separate_roles_on_one_client(tiny_index, fake):
+    from rag.answerers.openai_chat import OpenAIChatAnswerer
+    from rag.protocols import Answerer, QueryRewriter
+    from rag.rewrite import LLMRewriter
+
+    engine = engine_for(tiny_index, fake.base_url)
+    answerer, rewriter = engine.answerer(), engine.rewriter()
+    assert isinstance(answerer, OpenAIChatAnswerer) and isinstance(answerer, Answerer)
+    assert isinstance(rewriter, LLMRewriter) and isinstance(rewriter, QueryRewriter)
+    assert rewriter.chat is answerer.chat and not hasattr(answerer, "rewrite")
+    assert rewriter.rewrite(Query("How big is it?")) == "How big is it?" and fake.requests == []  # no history: no call

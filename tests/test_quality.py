@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from rag.query import Query
+
 QUESTIONS = Path(__file__).parents[1] / "eval" / "data" / "questions.jsonl"
 
 pytestmark = pytest.mark.slow
@@ -60,7 +62,7 @@ def top_evidence(sample_index):
     out = []
     for line in QUESTIONS.read_text().splitlines():
         q = json.loads(line)
-        sources = engine.retrieve(q["question"], k=settings.top_k)
+        sources = engine.retrieve(Query(q["question"], k=settings.top_k))
         out.append((bool(q["gold_titles"]), q["question"], sources[0].evidence if sources else 0.0))
     return out
 

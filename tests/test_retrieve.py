@@ -6,12 +6,13 @@ import shutil
 import numpy as np
 import pytest
 
+from rag.query import Query
 from rag.retrieval import evidence_score
 from rag.types import Filters
 
 
 def test_best_match_comes_first_and_scores_point_up(tiny_engine):
-    sources = tiny_engine.retrieve("How much faster is generation with a small draft model proposing tokens?", k=5)
+    sources = tiny_engine.retrieve(Query("How much faster is generation with a small draft model proposing tokens?", k=5))
     assert sources[0].title == "Speculative Decoding with Tiny Draft Models"
     scores = [s.score for s in sources]
     assert scores == sorted(scores, reverse=True) and scores[0] > scores[-1]
@@ -20,7 +21,7 @@ def test_best_match_comes_first_and_scores_point_up(tiny_engine):
 
 
 def test_sources_carry_the_paper_metadata_and_full_abstract(tiny_engine):
-    (src,) = tiny_engine.retrieve("lattice signature public key size", k=1)
+    (src,) = tiny_engine.retrieve(Query("lattice signature public key size", k=1))
     assert src.paper_id == "2205.00003" and src.year == 2022 and src.categories == ("cs.CR",)
     assert src.authors == ("Alice Rivest", "Bob Shamir")
     assert src.text.startswith("Post-quantum signatures") and src.text.endswith("faster than Dilithium.")
@@ -71,19 +72,19 @@ def dense_ranking(engine, question: str) -> list[str]:
 def test_exact_rare_term_is_found_by_the_lexical_side(rare_engine):
     dense = dense_ranking(rare_engine, RARE_QUESTION)
     assert dense[0] == "1903.00002" and dense.index("2501.00011") > 0  # the dense side alone misses it
-    top = rare_engine.retrieve(RARE_QUESTION, k=2)
+    top = rare_engine.retrieve(Query(RARE_QUESTION, k=2))
     assert [s.paper_id for s in top] == ["2501.00011", "1903.00002"]  # BM25's exact match decides
-    assert rare_engine.retrieve("672 bytes", k=1)[0].paper_id == "2205.00003"
+    assert rare_engine.retrieve(Query("672 bytes", k=1))[0].paper_id == "2205.00003"
 
 
 def test_paraphrase_is_found_by_the_dense_side(tiny_engine):
-    top = tiny_engine.retrieve("listening to underwater noises made by sea creatures", k=1)[0]
+    top = tiny_engine.retrieve(Query("listening to underwater noises made by sea creatures", k=1))[0]
     assert top.paper_id == "1903.00002"
 
 
 def test_evidence_is_higher_for_on_topic_questions(tiny_engine):
-    on = tiny_engine.retrieve("How long does it take to prove a ResNet-18 inference in zero knowledge?", k=1)[0]
-    off = tiny_engine.retrieve("Who painted the ceiling of the Sistine Chapel?", k=1)[0]
+    on = tiny_engine.retrieve(Query("How long does it take to prove a ResNet-18 inference in zero knowledge?", k=1))[0]
+    off = tiny_engine.retrieve(Query("Who painted the ceiling of the Sistine Chapel?", k=1))[0]
     assert on.evidence > 0.5 > 0.2 > off.evidence
 
 
@@ -94,15 +95,15 @@ def test_evidence_score_is_monotone_in_both_signals():
 
 
 def test_year_and_category_filters_apply_to_both_retrievers(tiny_engine):
-    recent = tiny_engine.retrieve("language model memory", k=8, filters=Filters(year_from=2023))
+    recent = tiny_engine.retrieve(Query("language model memory", k=8, filters=Filters(year_from=2023)))
     assert recent and all(s.year >= 2023 for s in recent)
-    window = tiny_engine.retrieve("forecasting", k=8, filters=Filters(year_from=2019, year_to=2020))
+    window = tiny_engine.retrieve(Query("forecasting", k=8, filters=Filters(year_from=2019, year_to=2020)))
     assert {s.year for s in window} <= {2019, 2020} and window
-    crypto = tiny_engine.retrieve("proofs and signatures", k=8, filters=Filters(categories=("cs.CR",)))
+    crypto = tiny_engine.retrieve(Query("proofs and signatures", k=8, filters=Filters(categories=("cs.CR",))))
     assert {s.paper_id for s in crypto} == {"2205.00003", "2403.00008"}
-    either = tiny_engine.retrieve("anything", k=8, filters=Filters(categories=("stat.ML", "cs.AR")))
+    either = tiny_engine.retrieve(Query("anything", k=8, filters=Filters(categories=("stat.ML", "cs.AR"))))
     assert {s.paper_id for s in either} == {"1807.00007", "2101.00001"}
-    assert tiny_engine.retrieve("anything", k=8, filters=Filters(year_from=2030)) == []
+    assert tiny_engine.retrieve(Query("anything", k=8, filters=Filters(year_from=2030))) == []
 
 
 def test_bm25_index_is_cached_and_rebuilt_when_the_collection_changes(tiny_engine, tmp_path):
@@ -115,7 +116,7 @@ def test_bm25_index_is_cached_and_rebuilt_when_the_collection_changes(tiny_engin
                                  "abstract": "We fold proteins on a quantum annealer with 5000 qubits and beat classical heuristics."}) + "\n")
     tiny_engine.ingest([extra])
     assert tiny_engine.lexical() is not first
-    assert tiny_engine.retrieve("quantum annealer qubits", k=1)[0].paper_id == "new1"
+    assert tiny_engine.retrieve(Query("quantum annealer qubits", k=1))[0].paper_id == "new1"
     assert len([p for p in cache.iterdir() if p.is_dir()]) == 1  # the stale cache was removed
 
 
@@ -123,4 +124,4 @@ def test_k_must_be_positive(tiny_engine):
     from rag.errors import InputError
 
     with pytest.raises(InputError):
-        tiny_engine.retrieve("x", k=0)
+        tiny_engine.retrieve(Query("x", k=0))

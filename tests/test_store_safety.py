@@ -15,6 +15,7 @@ from conftest import TINY
 
 from rag.engine import Engine, sample_corpus
 from rag.errors import IndexDamagedError, IndexReadOnlyError, StorageError
+from rag.query import Query
 from rag.settings import Settings
 
 
@@ -23,11 +24,12 @@ import sys
 from pathlib import Path
 from rag.engine import Engine
 from rag.settings import Settings
+from rag.query import Query
 engine = Engine(Settings(index_dir=Path(sys.argv[1]), sample_on_empty=False), notify=lambda m: None)
 engine.ingest([Path(sys.argv[2])])
 print("ready", flush=True)
 for line in sys.stdin:
-    print(engine.store.count(), engine.retrieve("lattice signature public key size", k=1)[0].paper_id, flush=True)
+    print(engine.store.count(), engine.retrieve(Query("lattice signature public key size", k=1))[0].paper_id, flush=True)
 """
 
 
@@ -107,7 +109,7 @@ def test_two_ingests_at_once_leave_a_whole_index(tmp_path):
         assert all(len({m["content_hash"] for m in got["metadatas"] if m["paper_id"] == p}) == 1 for p in papers)
         assert len(got["ids"]) == engine.store.count()
         assert all(e is not None and len(e) == 384 for e in got["embeddings"])
-        assert engine.retrieve("sparse attention kernel number 42", k=1)[0].paper_id == "p42"
+        assert engine.retrieve(Query("sparse attention kernel number 42", k=1))[0].paper_id == "p42"
 
 
 def test_closing_the_engine_lets_another_process_in(tmp_path):
@@ -166,7 +168,7 @@ def test_metadata_bm25s_cannot_save_does_not_break_questions(tiny_engine):
     tiny_engine.store.add(nodes)
     tiny_engine.store.bump_generation()
     assert tiny_engine.ask("What signing time does the lattice signature scheme reach?").citations[0].paper_id == "2205.00003"
-    assert tiny_engine.retrieve("harpsichord tuning", k=1)[0].paper_id == "huge-year"
+    assert tiny_engine.retrieve(Query("harpsichord tuning", k=1))[0].paper_id == "huge-year"
     assert tiny_engine.lexical().n_docs == tiny_engine.store.count()
 
 

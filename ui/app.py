@@ -30,6 +30,7 @@ import gradio as gr  # noqa: E402
 from rag.answerers.extractive import PREAMBLE  # noqa: E402
 from rag.engine import Engine, sample_corpus  # noqa: E402
 from rag.errors import RagError  # noqa: E402
+from rag.query import Query  # noqa: E402
 from rag.types import Filters  # noqa: E402
 
 from .render import CSS, chat_html, export_markdown, sources_html, stats_markdown  # noqa: E402
@@ -82,14 +83,14 @@ class ChatApp:
         turns = turns + [turn]
         yield self._view(turns)
         try:
-            stream = self.engine.stream(
+            stream = self.engine.stream(Query(
                 question,
                 k=n_sources,
                 history=history,
                 filters=Filters(_year(year_from), _year(year_to), tuple(categories or ())),
                 backend=backend or None,
                 model=(model or None) if backend == "openai" else None,
-            )
+            ))
             turn["answer"] = {"sources": [s.to_dict() for s in stream.sources], "text": "", "citations": []}
             yield self._view(turns)
             last = 0.0
@@ -140,7 +141,7 @@ class ChatApp:
         """Answer a question with k (1 to 20) sources; returns the answer text with [n] markers and its citations."""
         n_sources = _check_k(k)
         try:
-            answer = self.engine.ask(question, k=n_sources)
+            answer = self.engine.ask(Query(question, k=n_sources))
         except RagError as exc:
             raise gr.Error(str(exc)) from None
         return {

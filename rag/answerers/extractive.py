@@ -15,6 +15,7 @@ import numpy as np
 
 from ..chunking import split_sentences
 from ..citations import strip_markers
+from ..query import Query
 from ..types import Source
 from .base import Draft
 
@@ -46,8 +47,8 @@ class ExtractiveAnswerer:
         self.embedder = embedder
         self.lexical = lexical
 
-    def answer(self, question: str, sources: list[Source], history=None) -> Draft:
-        picked = self.select(question, sources)
+    def answer(self, query: Query, sources: list[Source]) -> Draft:
+        picked = self.select(query.question, sources)
         if not picked:
             return Draft(text="", abstained=True)
         lines = [PREAMBLE, ""]
@@ -55,8 +56,8 @@ class ExtractiveAnswerer:
             lines.append(f"- {_with_marker(sentence, number)}")
         return Draft(text="\n".join(lines))
 
-    def stream(self, question: str, sources: list[Source], history=None) -> Iterator["str | Draft"]:
-        draft = self.answer(question, sources, history)
+    def stream(self, query: Query, sources: list[Source]) -> Iterator["str | Draft"]:
+        draft = self.answer(query, sources)
         if draft.text:
             yield draft.text
         yield draft

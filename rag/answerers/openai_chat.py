@@ -1,219 +1,52 @@
 """Answers from any OpenAI-compatible chat endpoint (OpenAI, vLLM, Ollama, llama.cpp's server).
 
-The ``openai`` SDK does the HTTP, retries (429, 5xx, connection errors, with backoff)
-and streaming; this module builds the prompt from the numbered sources and turns
-SDK failures into errors that say what to do.
+This module builds the prompt from the numbered sources (``prompts/answer_*.txt``); the
+shared :class:`~rag.llm.ChatClient` does the calls, retries and error mapping.
 """
 
 from __future__ import annotations
 
-import json
 import re
-from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Iterator, Mapping, Sequence
 
-from ..errors import ConfigError, NeedsKeyError, ServiceError
-from ..redact import redact_text, redact_url
+from ..llm import ChatClient, Completion
+from ..query import Query
 from ..settings import Settings
 from ..templates import load_prompt
 from ..types import Source
 from .base import Draft, is_abstention
 
-DEFAULT_ENDPOINT = "https://api.openai.com/v1"
-
 
 class OpenAIChatAnswerer:
-    def __init__(self, settings: Settings):
-        import openai
-
+    def __init__(self, settings: Settings, chat: ChatClient | None = None):
         self.settings = settings
-        self.endpoint = settings.openai_base_url or DEFAULT_ENDPOINT
-        self.where = redact_url(self.endpoint) or DEFAULT_ENDPOINT  # the endpoint as messages show it
-        key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
-        self._secrets = tuple(x for x in (key, _password(self.endpoint)) if x)  # never in a message
-        if not key and not settings.openai_base_url:
-            raise NeedsKeyError(self.where)
-        self.client = openai.OpenAI(
-            api_key=key or "not-needed",  # local servers (llama.cpp, vLLM, Ollama) accept any key
-            base_url=self.endpoint,
-            timeout=settings.timeout,
-            max_retries=settings.max_retries,
-        )
+        self.chat = chat or ChatClient(settings)
         self.name = f"openai:{settings.model}"
         self.system = load_prompt("answer_system", settings.prompts_dir)
         self.user = load_prompt("answer_user", settings.prompts_dir)
-        self.condense = load_prompt("condense_question", settings.prompts_dir)
 
     # -- prompts ------------------------------------------------------------------------
-    def messages(self, question: str, sources: list[Source], history: list[dict] | None) -> list[dict]:
+    def messages(self, question: str, sources: list[Source], history: Sequence[Mapping[str, str]] | None) -> list[dict]:
         msgs = [{"role": "system", "content": self.system.format()}]
-        for turn in self._recent(history):
+        n = self.settings.history_turns  # the last ``history_turns`` messages (none when it is 0)
+        for turn in (list(history or [])[-n:] if n else []):
             msgs.append({"role": turn["role"], "content": turn["content"]})
         msgs.append({"role": "user", "content": self.user.format(sources=format_sources(sources), question=question)})
         return msgs
 
-    def _recent(self, history: list[dict] | None) -> list[dict]:
-        """The last ``history_turns`` messages (none when it is 0)."""
-        n = self.settings.history_turns
-        return list(history or [])[-n:] if n else []
-
     # -- calls ----------------------------------------------------------------------------
-    def answer(self, question: str, sources: list[Source], history: list[dict] | None = None) -> Draft:
-        with self._errors():
-            resp = self.client.chat.completions.create(
-                model=self.settings.model,
-                messages=self.messages(question, sources, history),  # type: ignore[arg-type]  # plain role/content dicts
-                temperature=self.settings.temperature,
-                max_tokens=self.settings.max_tokens,
-            )
-            text, finish = self._reply(resp)
-        return Draft(text=text, abstained=is_abstention(text), usage=_usage(getattr(resp, "usage", None)),
-                     notes=_finish_notes(finish))
+    def answer(self, query: Query, sources: list[Source]) -> Draft:
+        return _draft(self.chat.complete(self.messages(query.question, sources, query.history)))
 
-    def stream(self, question: str, sources: list[Source], history: list[dict] | None = None) -> Iterator["str | Draft"]:
+    def stream(self, query: Query, sources: list[Source]) -> Iterator["str | Draft"]:
         """Yield text deltas as they arrive, then the complete :class:`Draft`."""
-        parts: list[str] = []
-        usage: dict[str, int] = {}
-        finish: str | None = None
-        progress = {"started": False}
-        with self._errors(progress):
-            stream = self._open_stream(self.messages(question, sources, history))
-            try:
-                for chunk in stream:
-                    progress["started"] = True
-                    if getattr(chunk, "usage", None):
-                        usage = _usage(chunk.usage)
-                    for choice in self._choices(chunk, streamed=True):
-                        finish = getattr(choice, "finish_reason", None) or finish
-                        delta = getattr(getattr(choice, "delta", None), "content", None)
-                        if delta is not None and not isinstance(delta, str):
-                            raise self._not_chat("a stream chunk's delta content is not text")
-                        if delta:
-                            parts.append(delta)
-                            yield delta
-            finally:  # also when the reader stops early: give the connection back
-                getattr(stream, "close", lambda: None)()
-        if not progress["started"]:
-            raise self._not_chat("the stream held no chat completion chunks")
-        if finish is None:
-            raise ServiceError(
-                f"The LLM server at {self.where} sent a broken response (the stream ended before the answer did): try again."
-            )
-        text = "".join(parts)
-        yield Draft(text=text, abstained=is_abstention(text), usage=usage, notes=_finish_notes(finish))
+        for item in self.chat.stream(self.messages(query.question, sources, query.history)):
+            yield item if isinstance(item, str) else _draft(item)
 
-    def rewrite(self, question: str, history: list[dict]) -> str:
-        """A standalone version of a follow-up question, for retrieval."""
-        convo = "\n".join(f"{t['role']}: {t['content']}" for t in self._recent(history))
-        text = self.complete(self.condense.format(history=convo, question=question), max_tokens=120)
-        return text.splitlines()[0].strip() if text else question
 
-    def complete(self, prompt: str, max_tokens: int = 200) -> str:
-        """One deterministic single-turn completion (rewrites, judging)."""
-        with self._errors():
-            resp = self.client.chat.completions.create(
-                model=self.settings.model,
-                messages=[{"role": "user", "content": prompt}],
-                temperature=0.0,
-                max_tokens=max_tokens,
-            )
-            text, _ = self._reply(resp)
-        return text.strip()
-
-    # -- replies: anything that is not an OpenAI chat completion is an error, never an empty answer --
-    def _reply(self, resp: Any) -> tuple[str, str | None]:
-        """``(text, finish_reason)`` of a non-streamed completion."""
-        if isinstance(resp, (str, bytes)):  # the SDK hands back the body when it is not JSON
-            raise self._not_chat("the body is not JSON")
-        choice = self._choices(resp, streamed=False)[0]
-        message = getattr(choice, "message", None)
-        if message is None:
-            raise self._not_chat("its first choice has no message")
-        content = getattr(message, "content", None)
-        if content is not None and not isinstance(content, str):
-            raise self._not_chat("the message content is not text")
-        return content or "", getattr(choice, "finish_reason", None)
-
-    def _choices(self, reply: Any, streamed: bool) -> list[Any]:
-        choices = getattr(reply, "choices", None)
-        if streamed and choices is None and getattr(reply, "usage", None):
-            return []  # a usage-only chunk from a server that leaves out the empty list
-        if isinstance(reply, (str, bytes)) or not isinstance(choices, list):
-            what = "a stream chunk" if streamed else "the reply"
-            raise self._not_chat(f"{what} has no 'choices' list")
-        if not choices and not streamed:  # a stream's usage chunk has none; a whole reply must have one
-            raise self._not_chat("the reply's 'choices' list is empty")
-        return choices
-
-    def _not_chat(self, detail: str) -> ServiceError:
-        return ServiceError(
-            f"The LLM server at {self.where} sent a reply that is not an OpenAI chat completion ({detail}): "
-            "check OPENAI_BASE_URL points at an OpenAI-compatible /v1 endpoint."
-        )
-
-    def _open_stream(self, messages: list[dict]) -> Any:
-        import openai
-
-        kwargs: dict[str, Any] = dict(
-            model=self.settings.model,
-            messages=messages,
-            temperature=self.settings.temperature,
-            max_tokens=self.settings.max_tokens,
-            stream=True,
-        )
-        try:
-            return self.client.chat.completions.create(**kwargs, stream_options={"include_usage": True})
-        except openai.BadRequestError as exc:
-            if "stream_options" not in str(exc):
-                raise
-            return self.client.chat.completions.create(**kwargs)  # servers that predate stream usage
-
-    @contextmanager
-    def _errors(self, progress: dict | None = None) -> Iterator[None]:
-        """Turn SDK failures into errors that say what to do (``progress``: a stream's state)."""
-        import httpx
-        import openai
-
-        where = self.where
-        try:
-            yield
-        except (json.JSONDecodeError, UnicodeDecodeError):  # a 200 whose body or SSE data is not JSON
-            raise self._not_chat("the body is not JSON" if not progress else "a stream event is not JSON") from None
-        except openai.APIResponseValidationError as exc:
-            raise self._not_chat(self._brief(exc)) from None
-        except openai.AuthenticationError:
-            raise ConfigError(f"The LLM server at {where} rejected the API key: check OPENAI_API_KEY.") from None
-        except openai.NotFoundError:
-            raise ConfigError(
-                f"The LLM server at {where} has no model '{self.settings.model}' (404): set RAG_MODEL to a model it serves."
-            ) from None
-        except openai.RateLimitError:
-            raise ServiceError(
-                f"The LLM server at {where} is rate-limiting us (429) after {self.settings.max_retries} retries: "
-                "wait and try again, or raise RAG_MAX_RETRIES."
-            ) from None
-        except openai.APIStatusError as exc:
-            raise ServiceError(f"The LLM server at {where} failed with HTTP {exc.status_code}: {self._brief(exc)}") from None
-        except (openai.APIError, httpx.HTTPError) as exc:
-            if progress and progress.get("started"):  # the stream broke off mid-answer
-                raise ServiceError(f"The LLM server at {where} sent a broken response ({self._brief(exc)}): try again.") from None
-            if isinstance(exc, openai.APIError) and not isinstance(exc, openai.APIConnectionError):
-                raise ServiceError(  # e.g. an error event in place of a stream
-                    f"The LLM server at {where} sent an error instead of an answer ({self._brief(exc)}): try again."
-                ) from None
-            if isinstance(exc, (openai.APITimeoutError, httpx.TimeoutException)):
-                raise ServiceError(
-                    f"The LLM server at {where} did not answer within {self.settings.timeout:g} s: "
-                    "try again, raise RAG_TIMEOUT, or use --backend extractive."
-                ) from None
-            raise ServiceError(
-                f"Cannot reach the LLM server at {where}: start it, fix OPENAI_BASE_URL, "
-                "or use the offline answerer with --backend extractive."
-            ) from None
-
-    def _brief(self, exc: Exception) -> str:
-        """The first 200 characters of an SDK error, with the key and URL credentials masked."""
-        return redact_text(_brief(exc), self._secrets)
+def _draft(reply: Completion) -> Draft:
+    return Draft(text=reply.text, abstained=is_abstention(reply.text), usage=dict(reply.usage),
+                 notes=_finish_notes(reply.finish_reason))
 
 
 def format_sources(sources: list[Source]) -> str:
@@ -242,30 +75,7 @@ def _attribute(text: str) -> str:
     return " ".join(text.split()).replace('"', "'").replace("<", "‹").replace(">", "›")
 
 
-def _usage(usage: Any) -> dict[str, int]:
-    if not usage:
-        return {}
-    return {
-        "prompt_tokens": int(getattr(usage, "prompt_tokens", 0) or 0),
-        "completion_tokens": int(getattr(usage, "completion_tokens", 0) or 0),
-    }
-
-
 def _finish_notes(finish: str | None) -> list[str]:
     if finish == "length":
         return ["the answer was cut off at max_tokens; raise RAG_MAX_TOKENS for longer answers"]
     return []
-
-
-def _password(url: str) -> str | None:
-    from urllib.parse import urlsplit
-
-    try:
-        return urlsplit(url).password
-    except ValueError:
-        return None
-
-
-def _brief(exc: Exception) -> str:
-    text = " ".join(str(exc).split())
-    return text[:200]
