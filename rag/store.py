@@ -89,7 +89,7 @@ class Store:
                 f"Collection '{settings.collection}' at {self.location} was built with embeddings "
                 f"'{model}', not '{MODEL_ID}': use another RAG_COLLECTION or RAG_INDEX_DIR."
             )
-        self.vector_store = _ListMetadataChromaStore(chroma_collection=self.collection)
+        self.vector_store = _ListMetadataChromaStore(chroma_collection=self.collection)  # type: ignore[call-arg]  # pydantic field set by the library's __init__
 
     def close(self) -> None:
         """Close the client and, with the last store of this process on the index, release its lock."""
@@ -170,7 +170,7 @@ class Store:
         if not paper_ids:
             return {}
         res = self.collection.get(where={"paper_id": {"$in": list(paper_ids)}}, include=["metadatas", "embeddings"])
-        out: dict[str, tuple[dict[str, Any], list[Any]]] = {}
+        out: dict[str, tuple[dict[str, Any] | None, list[Any]]] = {}
         for meta, vec in zip(res["metadatas"], res["embeddings"]):
             first, vecs = out.get(meta["paper_id"], (None, []))
             vecs.append(vec)
