@@ -86,7 +86,7 @@ class _EstimateTooHigh:
     def ensure_ready(self, progress=None):
         self.notify(self.ingest(["sample"], progress).summary())
 
-    def retrieve(self, question, k, filters):
+    def retrieve(self, query):
         return []
 
 

@@ -85,6 +85,7 @@ def test_a_second_process_is_refused_clearly_and_writes_nothing(tmp_path):
         assert engine.store.existing(["new1"]) == {}
 
 
+@pytest.mark.slow
 def test_two_ingests_at_once_leave_a_whole_index(tmp_path):
     index = tmp_path / "idx"
     n = 160
@@ -259,6 +260,7 @@ def remount(mnt: Path, options: str) -> None:
     subprocess.run(["mount", "-o", f"remount,{options}", str(mnt)], check=True)
 
 
+@pytest.mark.slow  # ingests the whole sample onto a small tmpfs
 def test_a_full_disk_says_so_and_the_rerun_completes_the_index(tmpfs, sample_index):
     index = tmpfs / "idx"
     proc = rag("ingest", str(sample_corpus()), index_dir=index)
@@ -277,7 +279,7 @@ def test_a_full_disk_says_so_and_the_rerun_completes_the_index(tmpfs, sample_ind
         assert engine.stats().papers == 247
 
 
-@pytest.mark.parametrize("what", ["the whole index dir", "only the Chroma files"])
+@pytest.mark.parametrize("what", ["the whole index dir", pytest.param("only the Chroma files", marks=pytest.mark.slow)])
 def test_a_read_only_index_says_so_for_every_command(tmpfs, what):
     remount(tmpfs, "size=64m")
     index = tmpfs / "idx"
