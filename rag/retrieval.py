@@ -7,6 +7,12 @@ best chunk), optional year/category filters applied to both sides, a persisted B
 index that is rebuilt only when the collection changes, and an *evidence* score per
 paper (0..1, higher = stronger) that the engine uses to decide whether to abstain.
 The fused score is llama-index's RRF: higher = more relevant.
+
+Retrieval is deterministic: the same question on the same index gives the same papers,
+scores and order in every process. Each retriever's hits are ordered by score, then chunk
+id, and cut after that (so equal scores at the cut do not depend on the library's internal
+order); the fused list is re-sorted by score, then paper id, then chunk id; the dense side
+searches exhaustively on small collections (:data:`rag.store.EXACT_SEARCH_CHUNKS`).
 """
 
 from __future__ import annotations
@@ -23,9 +29,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from llama_index.core import VectorStoreIndex
 from llama_index.core.llms import MockLLM
-from llama_index.core.retrievers import QueryFusionRetriever
+from llama_index.core.retrievers import BaseRetriever, QueryFusionRetriever
 from llama_index.core.retrievers.fusion_retriever import FUSION_MODES
-from llama_index.core.schema import QueryBundle
+from llama_index.core.schema import NodeWithScore, QueryBundle
 from llama_index.core.vector_stores import (
     FilterOperator,
     MetadataFilter,
@@ -48,6 +54,7 @@ QUESTION_WORDS = frozenset(
     "collect abstract author research tell explain mean anyon someon way thing".split()
 )
 PASSAGES_PER_SOURCE = 3
+TIE_SLACK = 8  # each retriever fetches this many extra hits, so equal scores at its cut are chosen by chunk id
 
 log = logging.getLogger("rag")
 
@@ -72,6 +79,25 @@ def _bm25_class():
             return [n for n in hits if (n.score or 0.0) > 0.0]
 
     return MatchingBM25Retriever
+
+
+class _Ranked(BaseRetriever):
+    """Another retriever's hits, best first, equal scores in chunk-id order, cut to ``top_k``."""
+
+    def __init__(self, inner: BaseRetriever, top_k: int):
+        super().__init__()
+        self._inner = inner
+        self._top_k = top_k
+
+    def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        hits = self._inner.retrieve(query_bundle)
+        return sorted(hits, key=lambda h: (-(h.score or 0.0), h.node.node_id))[: self._top_k]
+
+
+def _fused_order(hit: NodeWithScore) -> tuple[float, str, str]:
+    """Sort key for fused hits: score descending, then paper id, then chunk id (llama-index
+    leaves equal RRF scores in the order it met them)."""
+    return (-(hit.score or 0.0), str(hit.node.metadata.get("paper_id", "")), hit.node.node_id)
 
 
 class MisalignedIndex(ValueError):
@@ -151,6 +177,7 @@ def build_lexical(store: StoreLike, cache_dir: Path, key: str) -> Lexical:
     for _ids, docs, metas in store.iter_records():
         for doc, meta in zip(docs, metas):
             nodes.append(metadata_dict_to_node(meta, text=doc))
+    nodes.sort(key=lambda node: node.node_id)  # the same corpus order whatever order the store lists them in
     retriever = BM25Retriever.from_defaults(nodes=nodes, similarity_top_k=1, language=BM25_STOPWORDS)
     tmp = cache_dir / f".{key}.tmp-{os.getpid()}-{threading.get_ident()}"
     try:
@@ -211,22 +238,23 @@ def hybrid_search(
     """The ``k`` best papers for ``question``, numbered from 1, highest fused score first."""
     filters = filters or Filters()
     n = max(1, min(candidates, lexical.n_docs))
+    fetch = min(n + TIE_SLACK, lexical.n_docs)
     dense = VectorStoreIndex.from_vector_store(store.vector_store, embed_model=embedder).as_retriever(
-        similarity_top_k=n, vector_store_kwargs={"where": _chroma_where(filters)} if filters else {}
+        similarity_top_k=fetch, vector_store_kwargs={"where": _chroma_where(filters)} if filters else {}
     )
     try:
-        bm25 = _bm25_class()(existing_bm25=lexical.bm25, similarity_top_k=n, filters=_filters(filters))
+        bm25 = _bm25_class()(existing_bm25=lexical.bm25, similarity_top_k=fetch, filters=_filters(filters))
     except ValueError:  # every chunk was filtered out
         return []
     fusion = QueryFusionRetriever(
-        [dense, bm25],
+        [_Ranked(dense, n), _Ranked(bm25, n)],
         llm=MockLLM(),  # explicit: never used with num_queries=1, and never the global Settings.llm
         mode=FUSION_MODES.RECIPROCAL_RANK,
         num_queries=1,
         use_async=False,
-        similarity_top_k=2 * n,
+        similarity_top_k=2 * n,  # every hit of both sides: none is cut before the sort below
     )
-    fused = fusion.retrieve(QueryBundle(question))
+    fused = sorted(fusion.retrieve(QueryBundle(question)), key=_fused_order)
 
     order: list[str] = []
     by_paper: dict[str, dict[str, Any]] = {}

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
+import warnings
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 from urllib.parse import urlparse
@@ -29,6 +30,11 @@ from .settings import Settings
 from .storage_errors import GuardedCollection, translated
 
 PAGE = 1000  # records per Chroma get() page
+#: HNSW search breadth (``ef_search``) at least this large: a collection of fewer chunks is searched
+#: exhaustively (the search keeps every chunk it reaches), so its results are exact and the same in
+#: every process. Chroma rebuilds the unsaved part of the graph on each open, with several threads,
+#: so at the default breadth (100) two processes missed different near neighbours.
+EXACT_SEARCH_CHUNKS = 4000
 
 log = logging.getLogger("rag")
 
@@ -77,7 +83,7 @@ class Store:
                 collection = self.client.get_or_create_collection(
                     settings.collection,
                     embedding_function=None,  # we always pass vectors; never let Chroma download a model
-                    configuration={"hnsw": {"space": "cosine"}},
+                    configuration={"hnsw": {"space": "cosine", "ef_search": search_ef(settings.candidates)}},
                     metadata={"embed_model": MODEL_ID, "generation": 0},
                 )
         except ValueError as exc:  # chromadb raises ValueError subclasses for bad names
@@ -89,7 +95,16 @@ class Store:
                 f"Collection '{settings.collection}' at {self.location} was built with embeddings "
                 f"'{model}', not '{MODEL_ID}': use another RAG_COLLECTION or RAG_INDEX_DIR."
             )
+        self._widen_search(search_ef(settings.candidates))
         self.vector_store = _ListMetadataChromaStore(chroma_collection=self.collection)  # type: ignore[call-arg]  # pydantic field set by the library's __init__
+
+    def _widen_search(self, ef: int) -> None:
+        """Raise the collection's ``ef_search`` to ``ef`` (collections created before it was set)."""
+        with warnings.catch_warnings():  # Chroma calls our embedding_function=None a "legacy" config when read back
+            warnings.simplefilter("ignore", DeprecationWarning)
+            hnsw = (self.collection.configuration or {}).get("hnsw") or {}
+            if int(hnsw.get("ef_search") or 0) < ef:
+                self.collection.modify(configuration={"hnsw": {"ef_search": ef}})
 
     def close(self) -> None:
         """Close the client and, with the last store of this process on the index, release its lock."""
@@ -215,6 +230,11 @@ class Store:
         size = min(PAGE, self.max_batch_size())
         for start in range(0, len(chunk_ids), size):
             self.collection.delete(ids=chunk_ids[start : start + size])
+
+
+def search_ef(candidates: int) -> int:
+    """The HNSW ``ef_search`` for ``candidates`` results per query: exact below :data:`EXACT_SEARCH_CHUNKS` chunks."""
+    return max(EXACT_SEARCH_CHUNKS, 2 * candidates)
 
 
 def paper_batches(nodes: list[Any], size: int) -> Iterator[list[Any]]:

@@ -85,7 +85,8 @@ class ExtractiveAnswerer:
         score += FINDING_BOOST * np.array([bool(_FINDING.search(c[2])) for c in candidates])
         if _ASKS_QUANTITY.search(question):
             score += NUMBER_BOOST * np.array([bool(_HAS_NUMBER.search(c[2])) for c in candidates])
-        order = np.argsort(-score)
+        # best first; equal scores in source order, then sentence order (stable, whatever the sort)
+        order = np.lexsort((np.array([c[1] for c in candidates]), np.array([c[0] for c in candidates]), -score))
         best = float(score[order[0]])
         chosen: list[int] = []
         per_source: dict[int, int] = {}
