@@ -6,6 +6,11 @@ per kind, on pairs it was not tuned on: ``eval/data/claims_holdout.jsonl`` (othe
 abstracts, written separately) and ``eval/data/claims_dev2.jsonl`` (claims in the
 style of an LLM's answer sentences). Writes ``rag/support/data/calibration.json``,
 which the checker loads.
+
+It also measures the ``contradicted`` label on every set: a pair's expected label is
+``supported``, ``contradicted`` when its kind means the source says the opposite
+(:data:`CONTRADICTING_KINDS`), and ``not_stated`` for every other unsupported kind
+(changed numbers, swapped names, other papers, overgeneralised or plausible claims).
 """
 
 from __future__ import annotations
@@ -18,10 +23,10 @@ from importlib import resources
 from pathlib import Path
 
 from rag.errors import InputError
-from rag.support.checker import CALIBRATION_FILE, DEFAULT_PARAMS, SupportChecker
+from rag.support.checker import CALIBRATION_FILE, CONTRADICTED, DEFAULT_PARAMS, NOT_STATED, SUPPORTED, SupportChecker
 
 from .harness import json_lines
-from .metrics import balanced_accuracy
+from .metrics import balanced_accuracy, label_precision_recall
 
 DATA = Path(__file__).parent / "data"
 CALIBRATION = Path(str(resources.files("rag.support") / "data" / CALIBRATION_FILE))
@@ -33,6 +38,24 @@ def read_pairs(path: Path) -> list[dict]:
     if bad:
         raise InputError(f"{path} has bad lines: {'; '.join(bad[:5])}")
     return [row for _, row in rows]
+
+
+#: Kinds of unsupported pairs whose source says the opposite of the claim (a negated or reversed finding).
+CONTRADICTING_KINDS = frozenset({"negated"})
+
+
+def expected_label(row: dict) -> str:
+    """The verdict label a labelled pair should get: supported, contradicted or not_stated."""
+    if row["supported"]:
+        return SUPPORTED
+    return CONTRADICTED if row.get("kind") in CONTRADICTING_KINDS else NOT_STATED
+
+
+def contradiction_scores(checker: SupportChecker, rows: list[dict], feats: list[dict], params: dict) -> dict:
+    """Precision and recall of the ``contradicted`` label against :func:`expected_label` (rounded)."""
+    predicted = [checker.decide(f, params).label for f in feats]
+    pr = label_precision_recall([expected_label(r) for r in rows], predicted, CONTRADICTED)
+    return {k: round(v, 3) if isinstance(v, float) else v for k, v in pr.items()}
 
 
 def score(checker: SupportChecker, rows: list[dict], feats: list[dict], params: dict) -> tuple[float, dict[str, float]]:
@@ -67,23 +90,47 @@ def main(argv: list[str] | None = None) -> None:
     also: list[dict] = []
     result = {
         "params": best,
-        "tuned_on": {"file": f"eval/data/{args.tune.name}", "pairs": len(tune), "balanced_accuracy": round(tune_acc, 3)},
+        "tuned_on": {"file": f"eval/data/{args.tune.name}", "pairs": len(tune), "balanced_accuracy": round(tune_acc, 3),
+                     "contradicted": contradiction_scores(checker, tune, tune_f, best)},
         "held_out": {
             "file": f"eval/data/{args.held_out.name}",
             "pairs": len(held),
             "balanced_accuracy": round(held_acc, 3),
             "accuracy_by_kind": held_kinds,
+            "contradicted": contradiction_scores(checker, held, held_f, best),
         },
         "also_measured": also,
     }
     for extra in args.also:
         rows = read_pairs(extra)
-        acc, kinds = score(checker, rows, [checker.features(r["claim"], [r["source"]]) for r in rows], best)
+        feats = [checker.features(r["claim"], [r["source"]]) for r in rows]
+        acc, kinds = score(checker, rows, feats, best)
         also.append(
-            {"file": f"eval/data/{extra.name}", "pairs": len(rows), "balanced_accuracy": round(acc, 3), "accuracy_by_kind": kinds}
+            {"file": f"eval/data/{extra.name}", "pairs": len(rows), "balanced_accuracy": round(acc, 3), "accuracy_by_kind": kinds,
+             "contradicted": contradiction_scores(checker, rows, feats, best)}
         )
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
+    print(summary_table(result))
+
+
+def summary_table(result: dict) -> str:
+    """The labelled sets as a Markdown table: balanced accuracy (supported or not) and the contradicted label's
+    precision and recall (the table in README's Evaluation section)."""
+    lines = ["| set | pairs | balanced accuracy | contradicted precision | contradicted recall |",
+             "| --- | ---: | ---: | ---: | ---: |"]
+    for role, entry in [("tuning", result["tuned_on"]), ("held out", result["held_out"])] + [
+            ("also measured", e) for e in result["also_measured"]]:
+        c = entry.get("contradicted", {})
+        lines.append(f"| `{entry['file']}` ({role}) | {entry['pairs']} | {entry['balanced_accuracy']:.3f} | "
+                     f"{_share(c, 'precision', 'predicted')} | {_share(c, 'recall', 'expected')} |")
+    return "\n".join(lines)
+
+
+def _share(counts: dict, key: str, total: str) -> str:
+    """``0.80 (12/15)``, or ``–`` when not measured."""
+    value = counts.get(key)
+    return "–" if value is None else f"{value:.2f} ({counts['correct']}/{counts[total]})"
 
 
 if __name__ == "__main__":

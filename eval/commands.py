@@ -39,10 +39,11 @@ def register(sub, common) -> None:
     p = sub.add_parser(
         "eval-claims",
         parents=[common],
-        help="check {id, claim, source} lines; print {id, supported, score} lines",
+        help="check {id, claim, source} lines; print {id, supported, label, score} lines",
         description="Run the support checker on a JSON-lines file of {\"id\", \"claim\", \"source\"}. Prints one "
-        "{\"id\", \"supported\", \"score\"} line each; when lines carry a \"supported\" label, the balanced "
-        "accuracy goes to stderr.",
+        "{\"id\", \"supported\", \"label\", \"score\"} line each (label: supported, contradicted or not_stated); "
+        "when lines carry a \"supported\" label, the balanced accuracy goes to stderr, and when they also carry a "
+        "\"kind\", the precision and recall of the contradicted label.",
     )
     p.add_argument("file", type=Path)
     p.add_argument("--judge", choices=["rules", "llm"], default="rules", help="rules (offline, default) or llm")
@@ -117,18 +118,31 @@ def cmd_eval_claims(args: argparse.Namespace) -> int:
             problem = row if isinstance(row, str) else 'needs string "claim" and "source" fields'
             raise InputError(f'{args.file}, line {n}: {problem}; each line is {{"id", "claim", "source"}}.')
         rows.append(row)
+    from .calibrate import expected_label
     from .harness import make_judge
 
     checker = make_judge(args.judge, make_engine(args))
-    labels, predicted = [], []
+    labels, predicted, expected_labels, predicted_labels = [], [], [], []
     for n, row in enumerate(rows, start=1):
         verdict = checker.check(row["claim"], row["source"])
-        print(json.dumps({"id": row.get("id", n), "supported": verdict.supported, "score": round(verdict.score, 4)}), flush=True)
+        print(json.dumps({"id": row.get("id", n), "supported": verdict.supported, "label": verdict.label,
+                          "score": round(verdict.score, 4)}), flush=True)
         if isinstance(row.get("supported"), bool):
             labels.append(row["supported"])
             predicted.append(verdict.supported)
+            if isinstance(row.get("kind"), str):
+                expected_labels.append(expected_label(row))
+                predicted_labels.append(verdict.label)
     if labels:
         from .metrics import balanced_accuracy
 
         print(f"balanced accuracy {balanced_accuracy(labels, predicted):.3f} on {len(labels)} labelled pairs", file=sys.stderr)
+    if expected_labels:
+        from .metrics import label_precision_recall
+
+        pr = label_precision_recall(expected_labels, predicted_labels, "contradicted")
+        shown = {k: "–" if pr[k] is None else f"{pr[k]:.3f}" for k in ("precision", "recall")}
+        print(f"contradicted: precision {shown['precision']} ({pr['correct']}/{pr['predicted']}), "
+              f"recall {shown['recall']} ({pr['correct']}/{pr['expected']}) on {len(expected_labels)} pairs with a kind",
+              file=sys.stderr)
     return 0

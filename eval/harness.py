@@ -201,7 +201,7 @@ def run_eval(
             fh.flush()
             if progress:
                 progress(i, len(questions))
-    metrics = aggregate(results)
+    metrics = aggregate(results, min_evidence=engine.settings.min_evidence)
     metrics.run = RunInfo(
         questions_file=str(questions_file),
         n=len(results),
@@ -262,6 +262,7 @@ def evaluate_one(q: Question, engine, scorer: Scorer, backend: str | None) -> Ev
         usage=answer.usage,
         cost_usd=cost(answer.backend, answer.usage, engine.settings),
         error=None,
+        top_evidence=evidence.sources[0].evidence if evidence.sources else 0.0,  # no source: always abstains
     )
 
 
@@ -292,8 +293,9 @@ def cost(backend: str, usage: dict[str, int], settings) -> float | None:
 SUMMARY_KEYS = ["hit@5", "recall@5", "mrr", "ndcg@10", "citation_recall", "citation_precision", "faithfulness", "correctness"]
 
 
-def aggregate(results: list[EvalRow]) -> RunMetrics:
-    """Run-level metrics, overall and per question type (``run``, ``checker`` and ``warnings`` left to the caller)."""
+def aggregate(results: list[EvalRow], min_evidence: float | None = None) -> RunMetrics:
+    """Run-level metrics, overall and per question type, and the abstention curve over min_evidence thresholds
+    (``min_evidence``: the configured one, marked on it); ``run``, ``checker`` and ``warnings`` are left to the caller."""
 
     def summarise(rows: list[EvalRow]) -> dict[str, Any]:
         ok = [r for r in rows if not r.failed]
@@ -318,6 +320,8 @@ def aggregate(results: list[EvalRow]) -> RunMetrics:
         summary=summary,
         by_type={t: summarise([r for r in results if r.type == t]) for t in types},
         definitions={k: M.DEFINITIONS[k] for k in summary if k in M.DEFINITIONS},
+        abstention_curve=M.abstention_curve([r.answerable for r in results if not r.failed],
+                                            [r.top_evidence for r in results if not r.failed], configured=min_evidence),
     )
 
 

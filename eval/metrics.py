@@ -119,6 +119,31 @@ def abstention_metrics(answerable: Sequence[bool], abstained: Sequence[bool]) ->
     }
 
 
+#: The min_evidence thresholds `rag eval` sweeps for the abstention curve: 0.20, 0.22, ..., 0.50.
+ABSTENTION_SWEEP = tuple(round(0.20 + 0.02 * i, 2) for i in range(16))
+
+
+def abstention_curve(answerable: Sequence[bool], top_evidence: Sequence[float | None],
+                     thresholds: Sequence[float] = ABSTENTION_SWEEP,
+                     configured: float | None = None) -> list[dict[str, float | bool | None]]:
+    """What each min_evidence threshold would do: the engine abstains when a question's top evidence score is
+    below it. Per threshold (``configured`` added to the sweep and marked), the share of unanswerable questions
+    abstained on (higher is better) and of answerable ones (lower is better); ``None`` for a group with no
+    questions. Questions without a top evidence score (failed ones) are left out."""
+    known = [(a, e) for a, e in zip(answerable, top_evidence) if e is not None]
+    if not known:
+        return []
+    grid = sorted(set(thresholds) | ({configured} if configured is not None else set()))
+
+    def share(group: list[float], t: float) -> float | None:
+        return sum(e < t for e in group) / len(group) if group else None
+
+    yes = [e for a, e in known if a]
+    no = [e for a, e in known if not a]
+    return [{"threshold": t, "abstain_unanswerable": share(no, t), "abstain_answerable": share(yes, t),
+             "configured": t == configured} for t in grid]
+
+
 def percentile(values: Sequence[float], q: float) -> float | None:
     """Linear-interpolated percentile (q in 0..100) of ``values``."""
     if not values:
@@ -140,3 +165,18 @@ def balanced_accuracy(labels: Sequence[bool], predicted: Sequence[bool]) -> floa
     tpr = sum(pos) / len(pos) if pos else 0.0
     tnr = sum(not p for p in neg) / len(neg) if neg else 0.0
     return 0.5 * (tpr + tnr)
+
+
+def label_precision_recall(expected: Sequence[str], predicted: Sequence[str], label: str) -> dict[str, float | int | None]:
+    """Precision and recall of one verdict label (e.g. ``contradicted``), with the counts behind them;
+    ``None`` where nothing was predicted (precision) or expected (recall) with that label."""
+    hits = sum(1 for e, p in zip(expected, predicted) if e == p == label)
+    n_predicted = sum(1 for p in predicted if p == label)
+    n_expected = sum(1 for e in expected if e == label)
+    return {
+        "precision": hits / n_predicted if n_predicted else None,
+        "recall": hits / n_expected if n_expected else None,
+        "expected": n_expected,
+        "predicted": n_predicted,
+        "correct": hits,
+    }

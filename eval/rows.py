@@ -66,6 +66,8 @@ class EvalRow:
     ``metrics`` maps a metric name (``hit@5``, ``mrr``, ``citation_recall``, ``correctness``, …) to its
     score for this question (``None`` when it does not apply), plus ``key_facts_found`` and
     ``key_facts_missing`` (lists). A failed question has ``error`` set, no ``backend`` and no scores.
+    ``top_evidence``: the best retrieved paper's evidence score, which the engine compares with
+    ``min_evidence`` to abstain (None on failed questions and older runs).
     """
 
     id: str
@@ -86,6 +88,7 @@ class EvalRow:
     usage: dict[str, int] = field(default_factory=dict)
     cost_usd: float | None = None
     error: str | None = None
+    top_evidence: float | None = None
 
     @property
     def failed(self) -> bool:
@@ -115,6 +118,7 @@ class EvalRow:
             "sources": [s.to_dict() for s in self.sources],
             "citations": [c.to_dict() for c in self.citations],
             "retrieved": [r.to_dict() for r in self.retrieved],
+            **({"top_evidence": self.top_evidence} if self.top_evidence is not None else {}),
             "verdicts": [v.to_dict() for v in self.verdicts],
             "metrics": dict(self.metrics),
             "timings": dict(self.timings),
@@ -148,6 +152,7 @@ class EvalRow:
             usage=dict(data.get("usage") or {}),
             cost_usd=data.get("cost_usd"),
             error=data.get("error"),
+            top_evidence=data.get("top_evidence"),
         )
 
 
@@ -200,7 +205,8 @@ class CheckerInfo:
 @dataclass
 class RunMetrics:
     """``metrics.json``: ``summary`` and ``by_type`` map metric names to values (``None`` when not
-    measured); ``definitions`` gives each summary metric's one-line meaning."""
+    measured); ``definitions`` gives each summary metric's one-line meaning. ``abstention_curve``: per
+    min_evidence threshold, the abstention rates it would give (see :func:`eval.metrics.abstention_curve`)."""
 
     summary: dict[str, Any] = field(default_factory=dict)
     by_type: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -208,6 +214,7 @@ class RunMetrics:
     run: RunInfo | None = None
     checker: CheckerInfo | None = None
     warnings: list[str] = field(default_factory=list)
+    abstention_curve: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"summary": dict(self.summary), "by_type": {t: dict(m) for t, m in self.by_type.items()},
@@ -216,6 +223,8 @@ class RunMetrics:
             data["run"] = self.run.to_dict()
         if self.checker is not None:
             data["checker"] = self.checker.to_dict()
+        if self.abstention_curve:
+            data["abstention_curve"] = [dict(point) for point in self.abstention_curve]
         data["warnings"] = list(self.warnings)
         return data
 
@@ -229,6 +238,7 @@ class RunMetrics:
             run=RunInfo.from_dict(run) if isinstance(run, Mapping) else None,
             checker=CheckerInfo.from_dict(checker) if isinstance(checker, Mapping) and checker else None,
             warnings=[str(w) for w in data.get("warnings") or []],
+            abstention_curve=[dict(p) for p in data.get("abstention_curve") or [] if isinstance(p, Mapping)],
         )
 
     @property

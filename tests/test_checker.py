@@ -151,9 +151,57 @@ def test_eval_claims_cli_on_held_out_pairs(tmp_path):
     assert proc.returncode == 0, proc.stderr
     out = [json.loads(line) for line in proc.stdout.splitlines()]
     assert [o["id"] for o in out] == [r["id"] for r in rows]
-    assert all(set(o) == {"id", "supported", "score"} for o in out)
+    assert all(set(o) == {"id", "supported", "label", "score"} for o in out)
     labels = [r["supported"] for r in rows]
     predicted = [o["supported"] for o in out]
     tpr = sum(p for p, y in zip(predicted, labels) if y) / sum(labels)
     tnr = sum(not p for p, y in zip(predicted, labels) if not y) / (len(labels) - sum(labels))
     assert (tpr + tnr) / 2 >= 0.84
+
+
+# -- verdict labels: supported, contradicted (the source says the opposite), not_stated ------------------
+
+
+@pytest.mark.parametrize(
+    "claim, label",
+    [
+        ("The design does not skip zero entries.", "contradicted"),  # negation only in the claim
+        ("It reaches 4.2x lower throughput than an NVIDIA A100 GPU.", "contradicted"),  # direction reversed
+        ("Accuracy degrades on the 12 benchmarks.", "contradicted"),  # the source says it does not
+        ("It reaches 5.1x higher throughput than an NVIDIA A100 GPU.", "not_stated"),  # a number the source lacks
+        ("It reaches 4.2x higher throughput than an NVIDIA H100 GPU.", "not_stated"),  # a name the source lacks
+        ("Coral reefs grow louder when fish populations recover after bleaching.", "not_stated"),  # unrelated
+        ("An optical mask controller lets the design skip zero entries.", "supported"),
+    ],
+)
+def test_verdict_label_tells_contradicted_from_not_stated(checker, claim, label):
+    verdict = checker.check(claim, SOURCE)
+    assert verdict.label == label, verdict.reasons
+    assert verdict.supported == (label == "supported")
+    assert verdict.to_dict()["label"] == label
+
+
+def test_a_rival_name_is_not_stated_but_not_a_contradiction(checker):
+    """CPU where the source says GPU is unsupported (an alternative_pairs rule), not the source's opposite."""
+    source = "MagicPIG stores the LSH hash tables and runs the attention computation on the CPU."
+    verdict = checker.check("MagicPIG stores the LSH hash tables and runs the attention computation on the GPU.", source)
+    assert not verdict.supported and verdict.label == "not_stated"
+    assert "'GPU' where the matching source sentence says 'CPU'" in verdict.reasons
+
+
+def test_a_contradiction_needs_a_matching_window(checker):
+    """A negation in a source sentence the claim barely matches does not make the claim contradicted."""
+    features = checker.features("The design does not skip zero entries.", [SOURCE])
+    assert features["contradictions"]
+    weak = dict(features, cos=0.0, recall=0.0, source_recall=0.0)
+    assert checker.decide(features).label == "contradicted" and checker.decide(weak).label == "not_stated"
+
+
+def test_verdict_label_defaults_to_supported_or_not_stated_and_must_agree():
+    from rag.support.checker import Verdict
+
+    assert Verdict(True, 1.0).label == "supported" and Verdict(False, 0.0).label == "not_stated"
+    with pytest.raises(ValueError):
+        Verdict(True, 1.0, label="contradicted")
+    with pytest.raises(ValueError):
+        Verdict(False, 0.0, label="refuted")

@@ -59,6 +59,13 @@ def test_rag_eval_writes_all_four_files(rag, tmp_path):
     assert metrics["checker"]["threshold"] == SupportChecker().params["threshold"]
     assert metrics["checker"]["held_out_pairs"] == len((ROOT / held_out["file"]).read_text().splitlines())
     assert "data:image/png;base64," in (out / "report.html").read_text()
+    # verdict labels, and the abstention curve from each question's top evidence score
+    assert all(v["label"] == "supported" for v in t1["verdicts"])
+    assert all(isinstance(r["top_evidence"], float) for r in rows)
+    configured = [p for p in metrics["abstention_curve"] if p["configured"]]
+    assert [p["threshold"] for p in configured] == [Settings().min_evidence]
+    assert t4["top_evidence"] < configured[0]["threshold"] and configured[0]["abstain_unanswerable"] == 1.0
+    assert (out / "plots" / "abstention.png").stat().st_size > 0
 
 
 def test_compare_two_runs(rag, tmp_path):
@@ -185,3 +192,32 @@ def test_eval_retrieves_once_per_question(index_dir, tmp_path, monkeypatch):
     assert searches == [(q, 10) for q in questions]  # one search each, scored on 10 and answered on the first top_k
     rows = [json.loads(line) for line in (tmp_path / "run" / "results.jsonl").read_text().splitlines()]
     assert all(len(r["sources"]) <= 5 for r in rows) and rows[0]["metrics"]["hit@5"] == 1.0
+
+
+def test_sentence_verdicts_carry_the_judges_label_except_for_a_flagged_sentence():
+    from types import SimpleNamespace
+
+    from rag.support.checker import Verdict
+
+    class Contrary:  # a judge for which every source says the opposite
+        def check(self, claim, sources):
+            return Verdict(False, 0.1, ["negation only in the source"], label="contradicted")
+
+    answer = SimpleNamespace(
+        text="Speed doubles [1]. It also cures cancer [1]. Nothing cited here.",
+        sources=[SimpleNamespace(number=1, text="Speed does not double.")],
+        citations=[SimpleNamespace(number=1)],
+        flagged=[],
+        abstained=False,
+    )
+    verdicts = Scorer(Contrary()).score(answer)["verdicts"]
+    assert [v["label"] for v in verdicts] == ["contradicted", "contradicted", "not_stated"]
+
+    class Agreeable:
+        def check(self, claim, sources):
+            return Verdict(True, 1.0, [])
+
+    flagged = SimpleNamespace(**{**vars(answer), "flagged": ["It also cures cancer [1]."]})
+    verdicts = Scorer(Agreeable()).score(flagged)["verdicts"]
+    assert [(v["supported"], v["label"]) for v in verdicts] == [(True, "supported"), (False, "not_stated"),
+                                                               (False, "not_stated")]

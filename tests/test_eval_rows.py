@@ -26,8 +26,12 @@ LINE = json.dumps({
     "retrieved": [{"rank": 1, "paper_id": "1903.00002", "title": "Coral Reef Acoustic Monitoring",
                    "score": 0.03333333333333333, "relevant": True},
                   {"rank": 2, "paper_id": "x", "title": "Other", "score": 0.01, "relevant": False}],
+    "top_evidence": 0.7056,
     "verdicts": [{"sentence": "We deploy arrays of 16 hydrophones for 11 months [1].", "cited": [1],
-                  "supported": True, "precise": [1], "overcited": [], "score": 0.8333, "reasons": ["quoted"]}],
+                  "supported": True, "label": "supported", "precise": [1], "overcited": [], "score": 0.8333,
+                  "reasons": ["quoted"]},
+                 {"sentence": "They stay for 3 months [1].", "cited": [1], "supported": False, "label": "contradicted",
+                  "precise": [], "overcited": [], "score": 0.2, "reasons": ["negation only in the source"]}],
     "metrics": {"hit@5": 1.0, "recall@5": 1.0, "mrr": 1.0, "ndcg@10": 1.0, "citation_recall": 1.0,
                 "citation_precision": 1.0, "faithfulness": 1.0, "correctness": 0.5,
                 "key_facts_found": ["16 hydrophones"], "key_facts_missing": ["11 months"]},
@@ -50,6 +54,7 @@ def test_a_results_line_round_trips_through_evalrow_exactly():
     row = EvalRow.from_dict(json.loads(LINE))  # and the pieces are typed
     assert row.sources[0].authors == ("Jacques Cousteau",) and row.citations[0].number == 1
     assert row.retrieved[0].relevant and row.verdicts[0].supported and row.verdicts[0].score == 0.8333
+    assert row.verdicts[1].label == "contradicted" and row.top_evidence == 0.7056
     assert row.missing_facts == ["11 months"] and row.total_s == 0.0579 and not row.failed
     assert EvalRow.from_dict(json.loads(ERROR_LINE)).failed
 
@@ -61,6 +66,9 @@ def test_a_row_from_an_older_run_without_optional_keys_still_loads():
     row = EvalRow.from_dict(old)  # no answerable, type, backend, retrieved, citations, timings, usage, error
     assert row.answerable and row.type == "untyped" and row.backend is None and row.error is None
     assert row.sources[0].passages == [] and row.verdicts[0].overcited == []
+    assert row.verdicts[0].label == "supported" and row.top_evidence is None  # older runs had neither
+    unsupported = EvalRow.from_dict({**old, "verdicts": [{"sentence": "B [1].", "cited": [1], "supported": False}]})
+    assert unsupported.verdicts[0].label == "not_stated"  # never a guessed contradiction
     summary = aggregate([row]).summary
     assert summary["hit@5"] == 1.0 and summary["errors"] == 0 and summary["latency_p50_s"] is None
 
@@ -80,6 +88,29 @@ def test_metrics_json_round_trips_and_an_older_one_loads():
     older = RunMetrics.from_dict({"summary": {"hit@10": 0.5}, "run": {"n": 3}})
     assert older.run is not None and older.run.n == 3 and older.run.backend is None
     assert older.checker is None and older.by_type == {} and older.hit_key == "hit@10"
+    assert older.abstention_curve == [] and "abstention_curve" not in older.to_dict()
+    curve = [{"threshold": 0.34, "abstain_unanswerable": 1.0, "abstain_answerable": 0.25, "configured": True}]
+    with_curve = {**written, "abstention_curve": curve}
+    with_curve["warnings"] = with_curve.pop("warnings")  # written last
+    assert RunMetrics.from_dict(with_curve).to_dict() == with_curve
+    assert list(RunMetrics.from_dict(with_curve).to_dict()) == list(with_curve)
+
+
+def test_aggregate_computes_the_abstention_curve_from_top_evidence():
+    def row(qid, answerable, top, error=None):
+        return EvalRow(id=qid, question="?", answerable=answerable, abstained=top < 0.34, top_evidence=top,
+                       error=error, backend=None if error else "extractive")
+
+    rows = [row("a", True, 0.5), row("b", True, 0.3), row("u", False, 0.2), row("v", False, 0.6),
+            row("f", True, 0.1, error="ServiceError: 500")]  # failed: left out
+    curve = aggregate(rows, min_evidence=0.34).abstention_curve
+    assert [p["threshold"] for p in curve][:2] == [0.2, 0.22] and curve[-1]["threshold"] == 0.5
+    at = {p["threshold"]: p for p in curve}
+    assert [p["threshold"] for p in curve if p["configured"]] == [0.34]
+    assert at[0.34]["abstain_answerable"] == 0.5 and at[0.34]["abstain_unanswerable"] == 0.5
+    assert at[0.2]["abstain_answerable"] == 0.0 and at[0.2]["abstain_unanswerable"] == 0.0  # 0.2 is not below 0.2
+    assert at[0.5]["abstain_answerable"] == 0.5 and at[0.5]["abstain_unanswerable"] == 0.5
+    assert aggregate(rows).to_dict()["abstention_curve"][0]["configured"] is False  # none configured: none marked
 
 
 def _gold_id_row() -> dict:

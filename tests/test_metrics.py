@@ -164,3 +164,38 @@ def test_percentile_and_balanced_accuracy():
 def test_numbered_list_items_are_not_sentences_of_their_own():
     st = statements("1. SlimPajama-DC cuts memory [1].\n2) Pipette automates parallelism [2].")
     assert [(s.text, s.cited) for s in st] == [("SlimPajama-DC cuts memory.", [1]), ("Pipette automates parallelism.", [2])]
+
+
+def test_label_precision_recall_hand_computed():
+    from eval.metrics import label_precision_recall
+
+    expected = ["contradicted", "contradicted", "contradicted", "not_stated", "supported", "not_stated"]
+    predicted = ["contradicted", "not_stated", "supported", "contradicted", "supported", "not_stated"]
+    pr = label_precision_recall(expected, predicted, "contradicted")
+    assert pr == {"precision": 0.5, "recall": pytest.approx(1 / 3), "expected": 3, "predicted": 2, "correct": 1}
+    none = label_precision_recall(["supported"], ["supported"], "contradicted")
+    assert none["precision"] is None and none["recall"] is None
+
+
+def test_abstention_curve_hand_computed():
+    from eval.metrics import abstention_curve
+
+    answerable = [True, True, True, True, False, False, True]  # the last: failed, so no top evidence
+    top = [0.30, 0.45, 0.50, 0.21, 0.25, 0.40, None]
+    curve = abstention_curve(answerable, top, thresholds=[0.20, 0.30, 0.46], configured=0.41)
+    assert [p["threshold"] for p in curve] == [0.20, 0.30, 0.41, 0.46]  # the configured one added, in order
+    assert [p["configured"] for p in curve] == [False, False, True, False]
+    # abstains when the top evidence is below the threshold: 0.30 at threshold 0.30 answers
+    assert [p["abstain_unanswerable"] for p in curve] == [0.0, 0.5, 1.0, 1.0]
+    assert [p["abstain_answerable"] for p in curve] == [0.0, 0.25, 0.5, 0.75]
+    only_answerable = abstention_curve([True], [0.1], thresholds=[0.2])
+    assert only_answerable == [{"threshold": 0.2, "abstain_unanswerable": None, "abstain_answerable": 1.0,
+                                "configured": False}]
+    assert abstention_curve([True], [None]) == []
+
+
+def test_default_abstention_sweep_is_020_to_050_in_steps_of_002():
+    from eval.metrics import ABSTENTION_SWEEP
+
+    assert ABSTENTION_SWEEP[0] == 0.20 and ABSTENTION_SWEEP[-1] == 0.50 and len(ABSTENTION_SWEEP) == 16
+    assert 0.34 in ABSTENTION_SWEEP  # the default min_evidence lies on the sweep

@@ -49,3 +49,17 @@ def test_export_has_each_answer_and_a_reference_list():
     assert "## 1. Is <i>alpha</i> fast?" in md
     assert "- [1] First <b>Paper</b> (p1)" in md
     assert "## All references" in md and "*Answered by extractive*" in md
+
+
+def test_badges_tell_a_contradiction_from_a_claim_the_sources_do_not_state():
+    from ui.render import badge
+
+    contradicted = badge({"cited": [1], "supported": False, "label": "contradicted", "score": 0.2,
+                          "reasons": ["negation only in the source"]})
+    assert contradicted == ('<span class="badge no" title="contradicts the sources it cites: '
+                            'negation only in the source">✗</span>')
+    unstated = badge({"cited": [1], "supported": False, "label": "not_stated", "score": 0.3,
+                      "reasons": ["numbers not in the source: 5.1"]})
+    assert unstated == '<span class="badge na" title="not stated in the sources it cites: numbers not in the source: 5.1">?</span>'
+    older = badge({"cited": [1], "supported": False, "score": 0.3, "reasons": []})  # a verdict without a label
+    assert older == '<span class="badge na" title="not stated in the sources it cites">?</span>'

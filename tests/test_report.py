@@ -38,7 +38,11 @@ def _row(qid, qtype, *, answerable=True, abstained=False, scores=None, text="An 
 def make_results() -> list[dict]:
     bad_verdicts = [{"sentence": "The method is 1.8x faster [1].", "cited": [1], "supported": True, "score": 0.83,
                      "overcited": []},
-                    {"sentence": "It runs on TPUs [1].", "cited": [1], "supported": False, "score": 0.12,
+                    {"sentence": "It runs on TPUs [1].", "cited": [1], "supported": False, "label": "contradicted",
+                     "score": 0.12, "overcited": []},
+                    {"sentence": "It is cheap [1].", "cited": [1], "supported": False, "label": "not_stated",
+                     "score": 0.3, "overcited": []},
+                    {"sentence": "It is green [1].", "cited": [1], "supported": False, "score": 0.2,  # an older run's
                      "overcited": []}]
     null_citations = {"citation_recall": None, "citation_precision": None, "faithfulness": None}
     return [
@@ -65,6 +69,8 @@ def make_metrics(**summary) -> dict:
                         "mrr": "mean reciprocal rank of the first gold paper",
                         "latency_p50_s": "median seconds per question"},
         "checker": {"kind": "rules", "balanced_accuracy": 0.86, "threshold": 0.55, "held_out_pairs": 120},
+        "abstention_curve": [{"threshold": t, "abstain_unanswerable": u, "abstain_answerable": a, "configured": t == 0.34}
+                             for t, u, a in ((0.3, 0.5, 0.0), (0.34, 1.0, 0.25), (0.4, 1.0, 0.5))],
     }
 
 
@@ -82,7 +88,8 @@ def _line(md: str, start: str) -> str:
 def test_writes_both_reports_and_real_pngs(report):
     out, md, _ = report
     pngs = sorted((out / "plots").glob("*.png"))
-    assert {p.name for p in pngs} == {"scores_by_type.png", "score_distributions.png", "latency.png", "tokens.png"}
+    assert {p.name for p in pngs} == {"scores_by_type.png", "score_distributions.png", "latency.png", "tokens.png",
+                                      "abstention.png"}
     assert all(p.read_bytes().startswith(PNG_MAGIC) for p in pngs)
     for png in pngs:
         assert f"(plots/{png.name})" in md
@@ -116,7 +123,9 @@ def test_worst_answers_lowest_combined_first_then_wrong_abstentions_and_errors(r
     assert worst.index("### 1. q002 · multi · combined 37.5%") < worst.index("### 2. q003 · single · combined 75.0%")
     assert "q001" not in worst and "q005" not in worst  # perfect, and abstained: listed elsewhere
     assert "- ✓ 0.83 The method is 1.8x faster \\[1\\]." in worst  # brackets escaped: no live markdown links
-    assert "- ✗ 0.12 It runs on TPUs \\[1\\]." in worst
+    assert "- ✗ 0.12 It runs on TPUs \\[1\\]. — contradicts the source, cites [1]" in worst
+    assert "- ? 0.30 It is cheap \\[1\\]. — not stated in the source, cites [1]" in worst
+    assert "- ? 0.20 It is green \\[1\\]. — not stated in the source, cites [1]" in worst
     assert "**Missing key facts:** A100" in worst
     assert "`p-q002` — evidence 0.71" in worst
     wrong = md[md.index("## Wrong abstentions"):md.index("## Errors")]
@@ -135,7 +144,8 @@ def test_html_embeds_plots_and_shows_hostile_text_as_text(report):
     assert "http://" not in html and "https://" not in html  # nothing to fetch
     assert html.count("<details>") == 4  # the one source of each card: q002, q003, q005, q004
     assert '<span class="badge ok" title="supported">✓ 0.83</span>' in html
-    assert '<span class="badge bad" title="unsupported">✗ 0.12</span>' in html
+    assert '<span class="badge bad" title="contradicts the source">✗ 0.12</span>' in html
+    assert '<span class="badge unstated" title="not stated in the source">? 0.30</span>' in html
 
 
 def test_importing_the_report_module_does_not_import_matplotlib():
@@ -207,3 +217,12 @@ def test_compare_runs_says_which_path_is_missing_or_broken(tmp_path):
     (broken / "metrics.json").write_text("{not json", encoding="utf-8")
     with pytest.raises(InputError, match=re.escape(str(broken / "metrics.json")) + " is not valid JSON"):
         compare_runs(good, broken)
+
+
+def test_abstention_plot_needs_a_curve(tmp_path):
+    metrics = make_metrics()
+    del metrics["abstention_curve"]  # an older run's metrics.json
+    write_reports(tmp_path, make_results(), metrics)
+    assert not (tmp_path / "plots" / "abstention.png").exists()
+    assert "abstention.png" not in (tmp_path / "report.md").read_text(encoding="utf-8")
+

@@ -147,8 +147,10 @@ def badge(verdict: dict) -> str:
         return '<span class="badge na" title="cites no source">?</span>'
     if verdict.get("supported"):
         return f'<span class="badge ok" title="supported by its sources (checker score {verdict.get("score", 0):.2f})">✓</span>'
-    reasons = "; ".join(verdict.get("reasons") or []) or "not supported by the sources it cites"
-    return f'<span class="badge no" title="{esc(reasons)}">✗</span>'
+    reasons = "; ".join(verdict.get("reasons") or [])
+    if verdict.get("label") == "contradicted":
+        return f'<span class="badge no" title="{esc("contradicts the sources it cites: " + reasons)}">✗</span>'
+    return f'<span class="badge na" title="{esc("not stated in the sources it cites" + (": " + reasons if reasons else ""))}">?</span>'
 
 
 # -- sources ------------------------------------------------------------------------------------------------

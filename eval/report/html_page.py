@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 from html import escape
 
-from .view import SECTIONS, Card, ReportView
+from .view import SECTIONS, Card, ReportView, verdict_mark
 
 CSS = """
 body { font: 15px/1.55 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1f2328;
@@ -39,6 +39,7 @@ ul.verdicts li { margin: .25rem 0; }
          border-radius: 10px; padding: 0 .5rem; margin-right: .4rem; }
 .ok { background: #dafbe1; color: #116329; border: 1px solid #4ac26b; }
 .bad { background: #ffebe9; color: #a40e26; border: 1px solid #ff8182; }
+.unstated { background: #fff8c5; color: #7d4e00; border: 1px solid #d4a72c; }
 .unknown { background: #eaeef2; color: #57606a; border: 1px solid #afb8c1; }
 .tag { font-size: 12px; color: #0550ae; background: #ddf4ff; border-radius: 4px; padding: 0 .3rem; margin-left: .3rem; }
 .muted { color: #57606a; font-size: 13px; }
@@ -69,9 +70,8 @@ def _table(header: list[str], rows: list[list[str]], titles: dict[str, str] | No
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
-def _badge(supported, score: str) -> str:
-    cls, mark, word = {True: ("ok", "✓", "supported"), False: ("bad", "✗", "unsupported")}.get(
-        supported, ("unknown", "?", "unchecked"))
+def _badge(supported, label: str | None, score: str) -> str:
+    cls, mark, word = verdict_mark(supported, label)
     return f'<span class="badge {cls}" title="{word}">{mark} {escape(score)}</span>'
 
 
@@ -92,7 +92,7 @@ def _card(i: int, card: Card) -> str:
             cites = "cites " + "".join(f"[{escape(str(n))}]" for n in v["cited"]) if v["cited"] else "no citation"
             over = "".join(f"[{escape(str(n))}]" for n in v["overcited"])
             over = f"; over-cited {over}" if over else ""
-            items.append(f'<li>{_badge(v["supported"], v["score"])}{escape(v["sentence"])} '
+            items.append(f'<li>{_badge(v["supported"], v.get("label"), v["score"])}{escape(v["sentence"])} '
                          f'<span class="muted">({cites}{over})</span></li>')
         out.append(f'<p class="label">Sentence verdicts:</p><ul class="verdicts">{"".join(items)}</ul>')
     if card.missing_facts:

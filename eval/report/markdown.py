@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import re
 
-from .view import ABSTRACT_CHARS_MD, SECTIONS, Card, ReportView, truncate
+from .view import ABSTRACT_CHARS_MD, SECTIONS, Card, ReportView, truncate, verdict_mark
 
 
 def _md(text: str) -> str:
@@ -32,8 +32,9 @@ def _md_card(i: int, card: Card) -> list[str]:
     if card.verdicts:
         out += ["**Sentence verdicts:**", ""]
         for v in card.verdicts:
-            mark = {True: "✓", False: "✗"}.get(v["supported"], "?")
-            extra = f" — cites {v['cited']}" if v["cited"] else " — no citation"
+            _, mark, words = verdict_mark(v["supported"], v.get("label"))
+            extra = f" — {words}," if v["supported"] is False else " —"
+            extra += f" cites {v['cited']}" if v["cited"] else " no citation"
             extra += f", over-cited {v['overcited']}" if v["overcited"] else ""
             out.append(f"- {mark} {v['score']} {_md(v['sentence'])}{extra}")
         out.append("")

@@ -1,4 +1,4 @@
-"""The report's plots as PNG bytes: per-type scores, score distributions, latency, tokens.
+"""The report's plots as PNG bytes: per-type scores, score distributions, latency, tokens, abstention curve.
 
 matplotlib is imported inside the drawing functions (never at import time) and only
 its Agg canvas is used: no pyplot, so no global backend changes in the caller.
@@ -125,6 +125,30 @@ def plot_tokens(results: list[EvalRow]) -> bytes | None:
     return _png(fig)
 
 
+def plot_abstention(curve: list[dict]) -> bytes | None:
+    """Abstention rates of unanswerable and answerable questions per min_evidence threshold, the configured one marked."""
+    points = [p for p in curve if number(p.get("threshold")) is not None]
+    if not points:
+        return None
+    fig = _figure(height=3.2)
+    ax = fig.add_subplot()
+    xs = [float(p["threshold"]) for p in points]
+    for key, label, color in (("abstain_unanswerable", "unanswerable abstained on (higher is better)", "#55a868"),
+                              ("abstain_answerable", "answerable abstained on (lower is better)", "#c44e52")):
+        ys = [number(p.get(key)) for p in points]
+        if any(y is not None for y in ys):
+            ax.plot(xs, [math.nan if y is None else y for y in ys], marker="o", markersize=3, label=label, color=color)
+    for p in points:
+        if p.get("configured"):
+            ax.axvline(float(p["threshold"]), color="black", linestyle="--", label=f"configured {float(p['threshold']):.2f}")
+    _percent_axis(ax)
+    ax.set_xlabel("min_evidence threshold (abstain when the top evidence score is below it)")
+    ax.set_ylabel("abstained")
+    ax.set_title("Abstention by min_evidence threshold")
+    ax.legend(fontsize=8, ncols=3, loc="upper center", bbox_to_anchor=(0.5, -0.22), frameon=False)
+    return _png(fig)
+
+
 def make_plots(results: list[EvalRow], metrics: RunMetrics, hit: str) -> list[Plot]:
     """The plots that have data to show, in report order."""
     drawn = [
@@ -132,6 +156,7 @@ def make_plots(results: list[EvalRow], metrics: RunMetrics, hit: str) -> list[Pl
         ("score_distributions.png", "Per-question score distributions", plot_distributions(results)),
         ("latency.png", "Latency per question", plot_latency(results, metrics.summary)),
         ("tokens.png", "LLM tokens per question", plot_tokens(results)),
+        ("abstention.png", "Abstention by min_evidence threshold", plot_abstention(metrics.abstention_curve)),
     ]
     return [Plot(name, title, png) for name, title, png in drawn if png is not None]
 

@@ -19,7 +19,7 @@ COMBINED_NOTE = (
     "Combined score = mean of the non-null values of faithfulness, citation recall, correctness "
     "and {hit} for one answer (lower = worse); answerable questions only, 100% scores not listed."
 )
-PLOT_FILES = ("scores_by_type.png", "score_distributions.png", "latency.png", "tokens.png")
+PLOT_FILES = ("scores_by_type.png", "score_distributions.png", "latency.png", "tokens.png", "abstention.png")
 
 
 # --- formatting -----------------------------------------------------------------
@@ -63,6 +63,18 @@ def format_metric(key: str, value) -> str:
     if kind == "score":
         return f"{value:.3f}"
     return f"{value:,.0f}" if kind == "count" else f"{value:.3g}"
+
+
+def verdict_mark(supported, label: str | None) -> tuple[str, str, str]:
+    """``(css class, mark, words)`` for a sentence verdict: ✓ supported, ✗ contradicts the source,
+    ? not stated in the source (an unsupported verdict without a label, as older runs wrote), ? unchecked."""
+    if supported is True:
+        return "ok", "✓", "supported"
+    if supported is False:
+        if label == "contradicted":
+            return "bad", "✗", "contradicts the source"
+        return "unstated", "?", "not stated in the source"
+    return "unknown", "?", "unchecked"
 
 
 def _score(value, digits: int = 2) -> str:
@@ -129,7 +141,7 @@ class Card:
     scores: list[tuple[str, str]]
     answer: str
     abstained: bool
-    verdicts: list[dict]  # sentence, supported (bool | None), score (str), cited, overcited
+    verdicts: list[dict]  # sentence, supported (bool | None), label, score (str), cited, overcited
     missing_facts: list[str]
     sources: list[SourceView]
 
@@ -146,7 +158,7 @@ class Card:
             answer=row.answer,
             abstained=row.abstained,
             verdicts=[
-                {"sentence": str(v.sentence), "supported": v.supported, "score": _score(v.score),
+                {"sentence": str(v.sentence), "supported": v.supported, "label": v.label, "score": _score(v.score),
                  "cited": list(v.cited), "overcited": list(v.overcited)}
                 for v in row.verdicts
             ],

@@ -14,7 +14,10 @@ Offline and deterministic. Two kinds of evidence, in this order:
   (``eval/data/claims.jsonl``, see ``python -m eval.calibrate``).
 
 ``check(claim, source)`` returns a :class:`Verdict` with ``supported``, a ``score`` in
-0..1 (higher = better supported; ``>= threshold`` means supported) and the reasons.
+0..1 (higher = better supported; ``>= threshold`` means supported), the reasons and a
+``label``: ``supported``; ``contradicted`` when the best-matching source window says the
+opposite (a negation on one side only, a reversed direction or a reversed comparison);
+``not_stated`` otherwise (no support found, and no contradiction either).
 """
 
 from __future__ import annotations
@@ -61,18 +64,40 @@ _RULES = load_rules()
 _NEGATION = _alternation(_RULES["negation_cues"])
 _ABSOLUTE = _alternation(_RULES["absolute_words"])
 _DIRECTIONS: list[tuple[str, str]] = [(up, down) for up, down in _RULES["direction_pairs"]]
+_ALTERNATIVES: list[tuple[str, str]] = [(a, b) for a, b in _RULES.get("alternative_pairs", [])]
 _COMPARATIVE = _alternation(_RULES["comparatives"])
+
+
+SUPPORTED, CONTRADICTED, NOT_STATED = "supported", "contradicted", "not_stated"
+LABELS = (SUPPORTED, CONTRADICTED, NOT_STATED)
+
+
+def default_label(supported: bool) -> str:
+    """The label of a verdict that names none: ``supported`` or ``not_stated`` (never a guessed contradiction)."""
+    return SUPPORTED if supported else NOT_STATED
 
 
 @dataclass
 class Verdict:
+    """``label``: supported, contradicted (the source says the opposite) or not_stated; left out,
+    it follows ``supported``. ``supported`` is True exactly when the label is ``supported``."""
+
     supported: bool
     score: float
     reasons: list[str] = field(default_factory=list)
     best_window: str = ""
+    label: str = ""
+
+    def __post_init__(self) -> None:
+        self.label = self.label or default_label(self.supported)
+        if self.label not in LABELS:
+            raise ValueError(f"unknown verdict label {self.label!r}: use one of {', '.join(LABELS)}")
+        if (self.label == SUPPORTED) != self.supported:
+            raise ValueError(f"a verdict labelled {self.label!r} cannot have supported={self.supported}")
 
     def to_dict(self) -> dict[str, Any]:
-        return {"supported": self.supported, "score": round(self.score, 4), "reasons": self.reasons}
+        return {"supported": self.supported, "label": self.label, "score": round(self.score, 4),
+                "reasons": self.reasons}
 
 
 class SupportChecker:
@@ -114,6 +139,7 @@ class SupportChecker:
             "recall": float(recall[best]) if best >= 0 else 0.0,
             "source_recall": term_recall(claim_terms, source_terms),
             "hard": hard_failures(claim, source, window),
+            "contradictions": contradictions(claim, window),
             "window": window,
         }
 
@@ -124,7 +150,10 @@ class SupportChecker:
         score = soft * (p["hard_penalty"] if f["hard"] else 1.0)
         supported = not f["hard"] and soft >= p["threshold"]
         reasons = list(f["hard"]) or ([f"best match {soft:.2f} is below {p['threshold']:.2f}"] if not supported else [])
-        return Verdict(supported, float(min(max(score, 0.0), 1.0)), reasons, f["window"])
+        # contradicted: the window matches the claim as well as a supporting one would, but says the opposite
+        contradicted = not supported and bool(f.get("contradictions")) and soft >= p["threshold"]
+        label = SUPPORTED if supported else CONTRADICTED if contradicted else NOT_STATED
+        return Verdict(supported, float(min(max(score, 0.0), 1.0)), reasons, f["window"], label)
 
     def _windows(self, texts: list[str]) -> tuple[list[str], np.ndarray, list[set[str]], set[str]]:
         """The source's one- and two-sentence windows, their vectors and terms, and the source's terms:
@@ -166,12 +195,37 @@ def hard_failures(claim: str, source: str, window: str) -> list[str]:
     if swapped:
         reasons.append("names differ from the matching source sentence: " + swapped)
     sentence = best_sentence(claim, window)
+    reasons.extend(contradictions(claim, window))
+    reasons.extend(f"'{said}' where the matching source sentence says '{theirs}'"
+                   for said, theirs in _switched(claim, sentence, _ALTERNATIVES))
+    dropped = _dropped_qualifier(claim, sentence)
+    if dropped:
+        reasons.append(f"drops the source's qualifier '{dropped}'")
+    absolutes = {m.lower() for m in _ABSOLUTE.findall(claim)} - {m.lower() for m in _ABSOLUTE.findall(source)}
+    if absolutes:
+        reasons.append("absolute words not in the source: " + ", ".join(sorted(absolutes)))
+    return reasons
+
+
+def contradictions(claim: str, window: str) -> list[str]:
+    """Ways the matching source ``window`` says the opposite of ``claim`` (empty: none found):
+    a negation on one side only, a reversed comparison, a reversed direction."""
+    sentence = best_sentence(claim, window)
+    reasons = []
     negated = _negation_mismatch(claim, window)
     if negated:
         reasons.append(negated)
     if _comparison_reversed(claim, sentence):
         reasons.append("comparison reversed")
-    for up, down in _DIRECTIONS:
+    reasons.extend(f"direction reversed ('{said}')" for said, _ in _switched(claim, sentence, _DIRECTIONS))
+    return reasons
+
+
+def _switched(claim: str, sentence: str, pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """``(claim word, source word)`` for each pair whose one side the claim says (not negated) where
+    ``sentence`` says only the other side."""
+    out = []
+    for up, down in pairs:
         for a, b in ((up, down), (down, up)):
             said = re.search(rf"\b({a})\w*", claim, re.I)
             if said and _NEGATION.search(" ".join(claim[: said.start()].split()[-2:])):
@@ -180,16 +234,10 @@ def hard_failures(claim: str, source: str, window: str) -> list[str]:
                 said
                 and not re.search(rf"\b({b})", claim, re.I)  # a claim naming both sides states a contrast
                 and not re.search(rf"\b({a})", sentence, re.I)
-                and re.search(rf"\b({b})", sentence, re.I)
+                and (theirs := re.search(rf"\b({b})\w*", sentence, re.I))
             ):
-                reasons.append(f"direction reversed ('{said.group(0)}')")
-    dropped = _dropped_qualifier(claim, sentence)
-    if dropped:
-        reasons.append(f"drops the source's qualifier '{dropped}'")
-    absolutes = {m.lower() for m in _ABSOLUTE.findall(claim)} - {m.lower() for m in _ABSOLUTE.findall(source)}
-    if absolutes:
-        reasons.append("absolute words not in the source: " + ", ".join(sorted(absolutes)))
-    return reasons
+                out.append((said.group(0), theirs.group(0)))
+    return out
 
 
 _QUALIFIER = _alternation(_RULES["qualifiers"])

@@ -12,7 +12,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Protocol
 
-from .checker import Verdict
+from .checker import Verdict, default_label
 from .statements import Statement, statements
 from .text import strip_markers
 
@@ -32,7 +32,8 @@ class SentenceVerdict:
     """An answer sentence and what the checker found.
 
     ``precise``: citations needed for it; ``overcited``: citations the others make redundant (ALCE).
-    ``score`` (0..1, higher = better supported) and ``reasons`` come from the judge.
+    ``score`` (0..1, higher = better supported), ``reasons`` and ``label`` come from the judge: ``label`` is
+    supported, contradicted (the cited sources say the opposite) or not_stated; left out, it follows ``supported``.
     """
 
     sentence: str
@@ -42,12 +43,17 @@ class SentenceVerdict:
     overcited: list[int] = field(default_factory=list)
     score: float = 0.0
     reasons: list[str] = field(default_factory=list)
+    label: str = ""
+
+    def __post_init__(self) -> None:
+        self.label = self.label or default_label(self.supported)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "sentence": self.sentence,
             "cited": list(self.cited),
             "supported": self.supported,
+            "label": self.label,
             "precise": list(self.precise),
             "overcited": list(self.overcited),
             "score": round(self.score, 4),
@@ -126,6 +132,8 @@ class AnswerChecker:
             checked = self.verdict(v.sentence, v.cited, sources) if v.cited else None
             v.score = checked.score if checked else 0.0
             v.reasons = list(checked.reasons) if checked else ["cites no source"]
+            # a sentence citing a non-source is unsupported whatever its sources say: not a contradiction then
+            v.label = checked.label if checked and checked.supported == v.supported else default_label(v.supported)
             if _is_flagged(v.sentence, flagged):
                 v.reasons.insert(0, NOT_A_SOURCE)
         return verdicts
