@@ -69,9 +69,10 @@ class ChatApp:
 
     # -- chat -----------------------------------------------------------------------------------------
     def respond(self, question: str, turns: list[dict], k: float, backend: str, model: str,
-                year_from: float | None, year_to: float | None, categories: list[str] | None) -> Iterator[tuple]:
+                year_from: Any, year_to: Any, categories: list[str] | None) -> Iterator[tuple]:
         question = (question or "").strip()
         n_sources = _check_k(k)
+        years = _year(year_from, "From year"), _year(year_to, "To year")
         if model and model not in self.models:
             raise gr.Error(f"Model {model!r} is not offered here; choose one of {', '.join(self.models)}.")
         if not question:
@@ -87,7 +88,7 @@ class ChatApp:
                 question,
                 k=n_sources,
                 history=history,
-                filters=Filters(_year(year_from), _year(year_to), tuple(categories or ())),
+                filters=Filters(*years, tuple(categories or ())),
                 backend=backend or None,
                 model=(model or None) if backend == "openai" else None,
             ))
@@ -191,6 +192,7 @@ class ChatApp:
             gr.update(visible=bool(stats.years)),
             gr.update(visible=bool(stats.years)),
             gr.update(visible=bool(stats.categories), choices=stats.categories),
+            gr.update(visible=bool(stats.years and stats.undated), value=undated_note(stats)),
         )
 
 
@@ -219,7 +221,7 @@ def build_app(engine: Engine) -> gr.Blocks:
                     export_btn = gr.DownloadButton("Download conversation (.md)", size="sm", interactive=False, elem_id="export")
             with gr.Column(scale=2):
                 sources = gr.HTML(sources_html([]), elem_id="sources")
-        with gr.Accordion("Settings", open=False):
+        with gr.Accordion("Settings", open=False, elem_id="settings-panel"):
             with gr.Row():
                 k = gr.Slider(1, MAX_K, value=min(engine.settings.top_k, MAX_K), step=1, label="Sources per answer")
                 backend = gr.Radio(backends, value=engine.settings.resolved_backend(), label="Answerer",
@@ -227,10 +229,14 @@ def build_app(engine: Engine) -> gr.Blocks:
                 model = gr.Dropdown(ui.models, value=engine.settings.model, label="Model (openai answerer)",
                                     visible=llm_configured, info="RAG_MODEL and RAG_UI_MODELS set the choices.")
             with gr.Row():
-                year_from = gr.Number(label="From year", precision=0, visible=bool(stats.years))
-                year_to = gr.Number(label="To year", precision=0, visible=bool(stats.years))
+                # Textboxes, not gr.Number: Gradio's number box shows and sends 0 when empty
+                year_from = gr.Textbox(label="From year", placeholder="any year", visible=bool(stats.years),
+                                       elem_id="year-from", max_lines=1)
+                year_to = gr.Textbox(label="To year", placeholder="any year", visible=bool(stats.years),
+                                     elem_id="year-to", max_lines=1)
                 categories = gr.Dropdown(stats.categories, multiselect=True, label="Categories", visible=bool(stats.categories))
-        with gr.Accordion("Collection", open=stats.papers == 0):
+            undated_md = gr.Markdown(undated_note(stats), visible=bool(stats.years and stats.undated), elem_id="undated")
+        with gr.Accordion("Collection", open=stats.papers == 0, elem_id="collection-panel"):
             stats_md = gr.Markdown(stats_markdown(stats), elem_id="stats")
             upload = gr.File(label="Add abstracts (.jsonl, .json, .csv, .txt)", file_count="multiple",
                              file_types=UPLOAD_TYPES, elem_id="upload")
@@ -239,7 +245,7 @@ def build_app(engine: Engine) -> gr.Blocks:
 
         chat_outputs = [chat, sources, turns, question, export_btn]
         chat_inputs = [question, turns, k, backend, model, year_from, year_to, categories]
-        collection_outputs = [ingest_md, stats_md, empty_banner, year_from, year_to, categories]
+        collection_outputs = [ingest_md, stats_md, empty_banner, year_from, year_to, categories, undated_md]
         ask_btn.click(ui.respond, chat_inputs, chat_outputs, api_visibility="private")
         question.submit(ui.respond, chat_inputs, chat_outputs, api_visibility="private")
         clear_btn.click(ui.clear, None, chat_outputs, api_visibility="private")
@@ -270,8 +276,27 @@ def _history(turns: list[dict]) -> list[dict]:
     return out
 
 
-def _year(value: float | None) -> int | None:
-    return int(value) if value not in (None, "") and value == value else None
+def _year(value: Any, label: str = "Year") -> int | None:
+    """A year filter from the UI: None, "", blank or 0 mean no filter; otherwise a whole year, or a gr.Error."""
+    if isinstance(value, str):
+        value = value.strip()
+    if value in (None, "", 0, "0") or value != value:  # (NaN != NaN)
+        return None
+    try:
+        year = int(value)
+    except (TypeError, ValueError):
+        year = None
+    if year is None or str(year) != str(value).removesuffix(".0") or not 1 <= year <= 9999:
+        raise gr.Error(f"{label} must be a year such as 2021, or empty for any year; got {value!r}.")
+    return year
+
+
+def undated_note(stats) -> str:
+    """Says how many papers a year filter leaves out because they have no year."""
+    n = stats.undated
+    if not n:
+        return ""
+    return f"{n} paper{'s have' if n != 1 else ' has'} no year and {'are' if n != 1 else 'is'} left out when a year filter is set."
 
 
 def _check_k(k: Any) -> int | None:

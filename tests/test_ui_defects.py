@@ -1,0 +1,120 @@
+"""Chat UI defects of issue 10, each driven in a real browser (Debian's Chromium through Playwright).
+
+One app over the tiny corpus plus a paper without a year, answering with the scripted
+OpenAI-compatible server (slow streams make streaming controllable); one over an empty index.
+"""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import TINY, free_port
+from fake_openai import FakeOpenAI, Reply
+
+from rag.engine import Engine
+from rag.settings import Settings
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+UNDATED = {"id": "nodate-1", "title": "Tide Pool Census Without a Date",
+           "abstract": "Volunteers counted hermit crabs in 40 tide pools. Counts rose after storms."}
+ANSWER = "The study deployed arrays of 16 hydrophones on three reefs for 11 months [1]. Acoustic richness declined by 30% [1]."
+REEFS = "How many hydrophones were deployed on the reefs?"
+
+
+@pytest.fixture(scope="module")
+def fake_llm():
+    with FakeOpenAI(default=ANSWER) as server:
+        yield server
+
+
+def serve(engine: Engine):
+    from ui.app import launch
+
+    port = free_port()
+    return launch(engine, port=port, block=False), f"http://127.0.0.1:{port}/"
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory, fake_llm):
+    d = tmp_path_factory.mktemp("ui-defects")
+    extra = d / "undated.jsonl"
+    extra.write_text(json.dumps(UNDATED) + "\n")
+    settings = Settings(index_dir=d / "idx", sample_on_empty=False, openai_base_url=fake_llm.base_url,
+                        model="fake-model", max_retries=0, collection="reefs-and-more")
+    engine = Engine(settings, notify=lambda m: None)
+    engine.ingest([TINY, extra])
+    return engine
+
+
+@pytest.fixture(scope="module")
+def app_url(engine):
+    app, url = serve(engine)
+    yield url
+    app.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Chromium is missing: `apt-get install -y chromium` (bash scripts/setup-dev.sh does it).")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, accept_downloads=True)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def open_app(page, url):
+    page.goto(url)
+    page.wait_for_selector("#question textarea", timeout=60_000)
+
+
+def ask(page, question):
+    page.fill("#question textarea", question)
+    page.click("#ask")
+
+
+def open_panel(page, selector):
+    page.locator(selector).get_by_role("button").first.click()
+
+
+def answered(page, n):
+    """Waits until turn n has its badges (the answer is finished and checked)."""
+    page.wait_for_selector(f"#turn-msg-{n} .badge", timeout=60_000)
+
+
+# -- 1. year filters ------------------------------------------------------------------------------------
+def test_empty_year_boxes_mean_no_filter_and_undated_papers_are_counted(app_url, fake_llm, page):
+    open_app(page, app_url)
+    open_panel(page, "#settings-panel")
+    page.locator("#year-from input, #year-from textarea").wait_for(state="visible")
+    assert page.locator("#year-from input, #year-from textarea").input_value() == ""
+    assert page.locator("#year-to input, #year-to textarea").input_value() == ""
+    assert "1 paper has no year and is left out when a year filter is set" in page.inner_text("#undated")
+    fake_llm.enqueue(ANSWER)
+    ask(page, REEFS)
+    answered(page, 1)
+    assert "no papers that match" not in page.inner_text("#turn-msg-1")
+    assert "Coral Reef Acoustic Monitoring" in page.inner_text("#sources")
+    # "From year 2024" alone: only the 2024 papers are searched
+    page.fill("#year-from input, #year-from textarea", "2024")
+    fake_llm.enqueue("KV cache eviction keeps attention sinks [1].")
+    ask(page, "How can the KV cache be compressed?")
+    answered(page, 2)
+    sources = page.inner_text("#turn-2")
+    assert "KV Cache Eviction by Attention Sinks" in sources
+    years = page.locator("#turn-2 .smeta").all_text_contents()
+    assert years and all(" · 2024 · " in y for y in years), years
