@@ -118,3 +118,39 @@ def test_empty_year_boxes_mean_no_filter_and_undated_papers_are_counted(app_url,
     assert "KV Cache Eviction by Attention Sinks" in sources
     years = page.locator("#turn-2 .smeta").all_text_contents()
     assert years and all(" · 2024 · " in y for y in years), years
+
+
+# -- 2. citations select, never navigate ------------------------------------------------------------------
+def test_clicking_a_citation_never_navigates_and_a_new_answer_resets_the_panel(app_url, fake_llm, page):
+    page.goto(app_url + "?__theme=dark")
+    page.wait_for_selector("#question textarea", timeout=60_000)
+    fake_llm.enqueue(ANSWER)
+    ask(page, REEFS)
+    answered(page, 1)
+    page.evaluate("window.__kept = 'same page'")
+    url, depth, scroll_y = page.url, page.evaluate("history.length"), page.evaluate("window.scrollY")
+    cite = page.locator("#turn-msg-1 .cite").first
+    cite.click()
+    page.wait_for_timeout(500)  # a navigation, had there been one, would have started by now
+    page.wait_for_load_state()
+    assert page.evaluate("window.__kept") == "same page"  # no reload
+    card = page.locator("#sources .source.selected")
+    card.wait_for(state="visible", timeout=10_000)
+    assert card.get_attribute("id") == "src-1-1"
+    assert page.url == url and page.evaluate("history.length") == depth
+    assert page.evaluate("window.scrollY") == scroll_y
+    assert REEFS in page.inner_text("#chat")
+    assert cite.get_attribute("aria-label") == "Source 1: Coral Reef Acoustic Monitoring with Hydrophone Arrays"
+    # keyboard: focus stays on the citation, Enter selects too
+    page.evaluate("document.querySelectorAll('#sources .selected').forEach(e => e.classList.remove('selected'))")
+    cite.focus()
+    page.keyboard.press("Enter")
+    card.wait_for(state="visible", timeout=10_000)
+    assert page.evaluate("document.activeElement.getAttribute('data-n')") == "1"
+    # a new answer: the panel shows its sources, not the card picked before
+    fake_llm.enqueue("The proof is 18 kilobytes [1] and verifies in 9 milliseconds [1].")
+    ask(page, "How large are zero-knowledge proofs of model inference?")
+    answered(page, 2)
+    assert page.locator("#turn-2").is_visible() and page.locator("#turn-1").is_hidden()
+    assert page.evaluate("window.__kept") == "same page"
+

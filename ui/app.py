@@ -1,9 +1,9 @@
 """The Gradio chat UI (`rag ui`): presentation only, on the same engine as `rag.ask`.
 
 Layout: the conversation and the question box on the left, the sources of the
-selected answer on the right, settings and the collection below. Citation links,
+selected answer on the right, settings and the collection below. Citation buttons,
 support badges and the sources panel are rendered by :mod:`ui.render`; clicking
-``[n]`` targets that source's card (CSS ``:target``), so no custom JavaScript is needed.
+``[n]`` selects that source's card through a small click handler (``render.HEAD``).
 The named API endpoint ``/ask`` answers with JSON for ``gradio_client``.
 
 What a visitor may spend is checked on the server, whatever a client sends: the model
@@ -33,7 +33,7 @@ from rag.errors import RagError  # noqa: E402
 from rag.query import Query  # noqa: E402
 from rag.types import Filters  # noqa: E402
 
-from .render import CSS, chat_html, export_markdown, sources_html, stats_markdown  # noqa: E402
+from .render import CSS, HEAD, chat_html, export_markdown, sources_html, stats_markdown  # noqa: E402
 
 log = logging.getLogger("ui")
 UPLOAD_TYPES = [".txt", ".jsonl", ".ndjson", ".json", ".csv", ".tsv", ".gz"]
@@ -260,7 +260,7 @@ def launch(engine: Engine, host: str = "127.0.0.1", port: int | None = None, sha
     """Serve the app; ``auth`` (user, password) pairs make every page and API call ask for a login."""
     app = build_app(engine)
     app.queue(default_concurrency_limit=4)
-    app.launch(server_name=host, server_port=port, share=share, css=CSS, show_error=True,
+    app.launch(server_name=host, server_port=port, share=share, css=CSS, head=HEAD, show_error=True,
                prevent_thread_lock=not block, quiet=not block, auth=auth or None,
                max_file_size=f"{engine.settings.ui_max_upload_mb}mb")
     return app
