@@ -154,3 +154,44 @@ def test_clicking_a_citation_never_navigates_and_a_new_answer_resets_the_panel(a
     assert page.locator("#turn-2").is_visible() and page.locator("#turn-1").is_hidden()
     assert page.evaluate("window.__kept") == "same page"
 
+
+# -- 3. the sources panel stays in its column -------------------------------------------------------------
+VISIBLE_BOX = """(sel) => {  // the part of an element's box that is drawn: clipped by every ancestor that clips
+  const r = document.querySelector(sel).getBoundingClientRect();
+  let [top, bottom, left, right] = [r.top, r.bottom, r.left, r.right];
+  for (let p = document.querySelector(sel).parentElement; p; p = p.parentElement) {
+    const cs = getComputedStyle(p), q = p.getBoundingClientRect();
+    if (cs.overflowY !== "visible") { top = Math.max(top, q.top); bottom = Math.min(bottom, q.bottom); }
+    if (cs.overflowX !== "visible") { left = Math.max(left, q.left); right = Math.min(right, q.right); }
+  }
+  return {x: left, y: top, width: Math.max(0, right - left), height: Math.max(0, bottom - top)};
+}"""
+
+
+def overlaps(a: dict, b: dict) -> bool:
+    return a["x"] < b["x"] + b["width"] and b["x"] < a["x"] + a["width"] and \
+        a["y"] < b["y"] + b["height"] and b["y"] < a["y"] + a["height"]
+
+
+@pytest.mark.parametrize("size", [(1280, 800), (390, 844)], ids=["desktop", "phone"])
+def test_sources_panel_never_covers_settings_or_collection(app_url, fake_llm, browser, size):
+    context = browser.new_context(viewport={"width": size[0], "height": size[1]})
+    page = context.new_page()
+    try:
+        open_app(page, app_url)
+        for n, question in enumerate([REEFS, "How can the KV cache be compressed?"], start=1):
+            fake_llm.enqueue(ANSWER)
+            ask(page, question)
+            answered(page, n)
+        page.evaluate("document.querySelectorAll('#sources details').forEach(d => d.open = true)")  # the tallest panel
+        for y in (0, 400, 100_000):  # wherever the page is scrolled to
+            page.evaluate(f"window.scrollTo(0, {y})")
+            page.wait_for_timeout(100)
+            panel = page.evaluate(VISIBLE_BOX, "#sources .rag-sources")  # the cards as drawn, not just the box
+            for other in ("#settings-panel", "#collection-panel"):
+                box = page.locator(other).bounding_box()
+                assert not overlaps(panel, box), (size, y, other, panel, box)
+            if size[0] < 600:  # phone: below the chat
+                assert panel["y"] >= page.locator("#chat").bounding_box()["y"] + page.locator("#chat").bounding_box()["height"]
+    finally:
+        context.close()
