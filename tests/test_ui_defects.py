@@ -30,6 +30,12 @@ def fake_llm():
         yield server
 
 
+@pytest.fixture(autouse=True)
+def fresh_replies(fake_llm):
+    """A reply one test queued and did not use never answers the next test."""
+    fake_llm.queue.clear()
+
+
 def serve(engine: Engine):
     from ui.app import launch
 
@@ -195,3 +201,57 @@ def test_sources_panel_never_covers_settings_or_collection(app_url, fake_llm, br
                 assert panel["y"] >= page.locator("#chat").bounding_box()["y"] + page.locator("#chat").bounding_box()["height"]
     finally:
         context.close()
+
+
+# -- 4. streaming can be controlled -------------------------------------------------------------------------
+SLOW = Reply(text=ANSWER, chunk_delay=0.3)  # about 12 s of streaming
+
+
+def test_stop_keeps_the_typing_blocks_a_second_question_and_stops_the_answer(app_url, fake_llm, page):
+    open_app(page, app_url)
+    fake_llm.enqueue(SLOW)
+    ask(page, REEFS)
+    page.wait_for_selector("#chat .meta:has-text('writing')", timeout=30_000)
+    assert page.locator("#ask").is_disabled() and page.locator("#stop").is_visible()
+    assert page.input_value("#question textarea") == ""  # cleared once, at submit
+    page.type("#question textarea", "And how deep were they")
+    page.wait_for_timeout(1000)  # streamed updates arrive meanwhile
+    assert page.input_value("#question textarea") == "And how deep were they"
+    page.press("#question textarea", "Enter")  # a second question while one streams: refused, visibly
+    page.wait_for_selector("text=Still answering the last question", timeout=10_000)
+    assert page.input_value("#question textarea") == "And how deep were they"
+    page.click("#stop")
+    page.wait_for_selector("#turn-msg-1 .meta:has-text('stopped')", timeout=10_000)
+    stopped = page.inner_text("#turn-msg-1 .a")
+    page.wait_for_timeout(1500)
+    assert page.inner_text("#turn-msg-1 .a") == stopped  # nothing more arrives
+    assert "declined by 30%" not in stopped and page.locator("#turn-msg-2").count() == 0
+    assert page.locator("#ask").is_enabled() and page.locator("#stop").is_hidden()
+    fake_llm.enqueue("Arrays of 16 hydrophones were deployed [1].")  # asking works again
+    ask(page, REEFS)
+    answered(page, 2)
+
+
+def test_new_conversation_cancels_a_streaming_answer(app_url, fake_llm, page):
+    open_app(page, app_url)
+    fake_llm.enqueue(SLOW)
+    ask(page, REEFS)
+    page.wait_for_selector("#chat .meta:has-text('writing')", timeout=30_000)
+    page.click("#clear")
+    page.wait_for_selector("#chat .empty", timeout=10_000)
+    page.wait_for_timeout(1500)
+    assert page.locator("#chat .rag-turn").count() == 0 and page.locator("#ask").is_enabled()
+
+
+def test_a_failed_answer_keeps_its_text_and_can_be_retried(app_url, fake_llm, page):
+    open_app(page, app_url)
+    fake_llm.enqueue(Reply(text=ANSWER, chunk_delay=0.02, break_after=12))  # the connection drops mid-answer
+    ask(page, REEFS)
+    page.wait_for_selector("#turn-msg-1 .error", timeout=60_000)
+    assert "The study deployed" in page.inner_text("#turn-msg-1 .a")  # the partial text stays
+    assert page.locator("#ask").is_enabled()
+    fake_llm.enqueue(ANSWER)
+    page.click("#retry")
+    answered(page, 1)
+    assert page.locator("#chat .rag-turn").count() == 1 and page.locator("#turn-msg-1 .error").count() == 0
+    assert page.locator("#retry").is_hidden()

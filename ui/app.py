@@ -77,7 +77,7 @@ class ChatApp:
             raise gr.Error(f"Model {model!r} is not offered here; choose one of {', '.join(self.models)}.")
         if not question:
             gr.Warning("Type a question first.")
-            yield self._view(turns, keep_input=True)
+            yield self._view(turns)
             return
         history = _history(turns)
         turn: dict[str, Any] = {"question": question, "answer": None, "pending": True, "partial": ""}
@@ -94,21 +94,54 @@ class ChatApp:
             ))
             turn["answer"] = {"sources": [s.to_dict() for s in stream.sources], "text": "", "citations": []}
             yield self._view(turns)
-            last = 0.0
-            for delta in stream:
-                turn["partial"] += delta
-                if time.monotonic() - last > 0.05:
-                    last = time.monotonic()
-                    yield self._view(turns)
-            answer = stream.answer
+            try:  # Stop, New conversation or a closed tab close this generator: the LLM request is closed too
+                last = 0.0
+                for delta in stream:
+                    if turn.get("stopped"):
+                        return  # Stop has shown the turn as stopped
+                    turn["partial"] += delta
+                    if time.monotonic() - last > 0.05:
+                        last = time.monotonic()
+                        yield self._view(turns)
+                answer = stream.answer
+            finally:
+                stream.close()
             turn.update(self.check(answer), answer=answer.to_dict(), pending=False, partial="")
-        except RagError as exc:
+        except RagError as exc:  # the partial text stays, with Retry
             turn.update(error=str(exc), pending=False)
         except Exception as exc:  # never leave a turn stuck at "writing…"
             log.exception("answering %r failed", question)
             turn.update(error=f"Something went wrong ({type(exc).__name__}: {exc}). The server log has the details.",
                         pending=False)
-        yield self._view(turns, export=not turn.get("error"))
+        if not turn.get("stopped"):
+            yield self._view(turns, export=not turn.get("error"))
+
+    # The steps around respond: ``start`` takes the question out of the box once and locks asking,
+    # ``finish`` unlocks it; ``stop`` and ``clear`` cancel a running answer (``cancels=`` in build_app).
+    def free(self, busy: bool) -> None:
+        """Refuses, as a toast (no outputs, so no component is covered), while an answer is written."""
+        if busy:
+            raise gr.Error("Still answering the last question: wait for it, or press Stop.", duration=6)
+
+    def start(self, question: str) -> tuple:
+        question = (question or "").strip()
+        if not question:
+            raise gr.Error("Type a question first.", duration=4)
+        return question, "", *_locked(True)
+
+    def retry(self, turns: list[dict]) -> tuple:
+        if not turns or not (turns[-1].get("error") or turns[-1].get("stopped")):
+            raise gr.Error("There is no failed answer to retry.", duration=4)
+        return turns[-1]["question"], turns[:-1], *_locked(True)
+
+    def finish(self) -> tuple:
+        return _locked(False)
+
+    def stop(self, turns: list[dict]) -> tuple:
+        for turn in turns:
+            if turn.get("pending"):
+                turn.update(pending=False, stopped=True)
+        return *self._view(turns), *_locked(False)
 
     def check(self, answer) -> dict[str, Any]:
         """Per-sentence support verdicts, and the source sentences each citation points at."""
@@ -117,7 +150,7 @@ class ChatApp:
         verdicts = self.checker.sentence_verdicts(answer)
         return {"verdicts": [v.to_dict() for v in verdicts], "highlights": self.checker.highlights(answer, verdicts)}
 
-    def _view(self, turns: list[dict], keep_input: bool = False, export: bool = False) -> tuple:
+    def _view(self, turns: list[dict], export: bool = False) -> tuple:
         export_file = gr.update()
         if export:
             self._forget_old_exports()
@@ -126,7 +159,8 @@ class ChatApp:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:  # a file of its own per answer: sessions never share one
                 fh.write(export_markdown(turns))
             export_file = gr.update(value=name, interactive=True)
-        return chat_html(turns), sources_html(turns), turns, gr.update() if keep_input else "", export_file
+        failed = bool(turns) and bool(turns[-1].get("error") or turns[-1].get("stopped"))
+        return chat_html(turns), sources_html(turns), turns, export_file, gr.update(visible=failed)
 
     def _forget_old_exports(self, max_age_s: float = 3600) -> None:
         cutoff = time.time() - max_age_s
@@ -134,8 +168,10 @@ class ChatApp:
             if old.stat().st_mtime < cutoff:
                 old.unlink(missing_ok=True)
 
-    def clear(self) -> tuple:
-        return chat_html([]), sources_html([]), [], "", gr.update(value=None, interactive=False)
+    def clear(self, turns: list[dict] | None = None) -> tuple:
+        self.stop(turns or [])  # a running answer stops (its event is cancelled too)
+        return (chat_html([]), sources_html([]), [], gr.update(value=None, interactive=False), gr.update(visible=False),
+                *_locked(False))
 
     # -- API -------------------------------------------------------------------------------------------
     def api_ask(self, question: str, k: int = 5) -> dict:
@@ -204,6 +240,8 @@ def build_app(engine: Engine) -> gr.Blocks:
 
     with gr.Blocks(title="Ask the abstracts", analytics_enabled=False, delete_cache=(CACHE_TTL_S, CACHE_TTL_S)) as app:
         turns = gr.State([])
+        asked = gr.State("")  # the question being answered (the box is free for the next one)
+        busy = gr.State(False)  # an answer is being written: asking again waits for Stop or the end
         gr.Markdown("## Ask the abstracts\nAnswers cite the papers as [n]; click one to see the source. "
                     "✓/✗ marks whether the checker found each sentence supported by what it cites.")
         with gr.Row(visible=stats.papers == 0) as empty_banner:
@@ -216,8 +254,10 @@ def build_app(engine: Engine) -> gr.Blocks:
                     question = gr.Textbox(placeholder="Ask about the papers, e.g. How can the KV cache be compressed?",
                                           show_label=False, scale=6, elem_id="question", autofocus=True)
                     ask_btn = gr.Button("Ask", variant="primary", scale=1, elem_id="ask")
+                    stop_btn = gr.Button("Stop", variant="stop", scale=1, elem_id="stop", visible=False)
                 with gr.Row():
-                    clear_btn = gr.Button("New conversation", size="sm")
+                    retry_btn = gr.Button("Retry", size="sm", elem_id="retry", visible=False)
+                    clear_btn = gr.Button("New conversation", size="sm", elem_id="clear")
                     export_btn = gr.DownloadButton("Download conversation (.md)", size="sm", interactive=False, elem_id="export")
             with gr.Column(scale=2):
                 sources = gr.HTML(sources_html([]), elem_id="sources")
@@ -243,12 +283,25 @@ def build_app(engine: Engine) -> gr.Blocks:
             add_btn = gr.Button("Add to collection", elem_id="add-files")
             ingest_md = gr.Markdown(elem_id="ingest-result")
 
-        chat_outputs = [chat, sources, turns, question, export_btn]
-        chat_inputs = [question, turns, k, backend, model, year_from, year_to, categories]
+        chat_outputs = [chat, sources, turns, export_btn, retry_btn]
+        lock_outputs = [busy, ask_btn, stop_btn]
+        chat_inputs = [asked, turns, k, backend, model, year_from, year_to, categories]
         collection_outputs = [ingest_md, stats_md, empty_banner, year_from, year_to, categories, undated_md]
-        ask_btn.click(ui.respond, chat_inputs, chat_outputs, api_visibility="private")
-        question.submit(ui.respond, chat_inputs, chat_outputs, api_visibility="private")
-        clear_btn.click(ui.clear, None, chat_outputs, api_visibility="private")
+        answering = []
+        for trigger, (fn, inputs, outputs) in [
+            (ask_btn.click, (ui.start, [question], [asked, question, *lock_outputs])),
+            (question.submit, (ui.start, [question], [asked, question, *lock_outputs])),
+            (retry_btn.click, (ui.retry, [turns], [asked, turns, *lock_outputs])),
+        ]:
+            checked = trigger(ui.free, [busy], None, api_visibility="private")
+            taken = checked.success(fn, inputs, outputs, api_visibility="private", queue=False)
+            answer_event = taken.success(ui.respond, chat_inputs, chat_outputs, api_visibility="private")
+            answer_event.then(ui.finish, None, lock_outputs, api_visibility="private", queue=False)
+            answering.append(answer_event)
+        stop_btn.click(ui.stop, [turns], chat_outputs + lock_outputs, cancels=answering, api_visibility="private",
+                       queue=False)
+        clear_btn.click(ui.clear, [turns], chat_outputs + lock_outputs, cancels=answering, api_visibility="private",
+                        queue=False)
         add_btn.click(ui.ingest, [upload], collection_outputs, api_visibility="private")
         sample_btn.click(ui.load_sample, None, collection_outputs, api_visibility="private")
         gr.api(ui.api_ask, api_name="ask")
@@ -269,11 +322,16 @@ def launch(engine: Engine, host: str = "127.0.0.1", port: int | None = None, sha
 def _history(turns: list[dict]) -> list[dict]:
     out = []
     for t in turns:
-        if t.get("error") or not t.get("answer"):
+        if t.get("error") or t.get("stopped") or not t.get("answer"):
             continue
         out.append({"role": "user", "content": t["question"]})
         out.append({"role": "assistant", "content": t["answer"].get("text", "")})
     return out
+
+
+def _locked(busy: bool) -> tuple:
+    """(busy, Ask, Stop) while an answer is written (True) or once it ends."""
+    return busy, gr.update(interactive=not busy, value="Answering…" if busy else "Ask"), gr.update(visible=busy)
 
 
 def _year(value: Any, label: str = "Year") -> int | None:

@@ -123,16 +123,19 @@ def chat_html(turns: list[dict]) -> str:
 
 
 def turn_body(t: int, turn: dict) -> str:
-    if turn.get("error"):
-        return f'<p class="error">{esc(turn["error"])}</p>'
     answer = turn.get("answer") or {}
     text = answer.get("text") or turn.get("partial", "")
+    if turn.get("error"):  # what was written before the failure stays, with the error under it
+        kept = answer_html(t, text, {}, set()) if text else ""
+        return kept + f'<p class="error">{esc(turn["error"])}</p><div class="meta">failed · Retry asks again</div>'
     if not text:
-        return '<p class="preamble">Searching the collection…</p>'
+        return '<p class="preamble">Stopped.</p>' if turn.get("stopped") else '<p class="preamble">Searching the collection…</p>'
     valid = {s["number"]: s.get("title", "") for s in answer.get("sources", [])}
     body = answer_html(t, text, verdict_map(turn.get("verdicts")), valid)
     meta = []
-    if not turn.get("pending"):
+    if turn.get("stopped"):
+        meta.append("stopped")
+    elif not turn.get("pending"):
         meta.append(esc(answer.get("backend", "")))
         if answer.get("sources"):
             meta.append(f'<button type="button" class="cite-turn" data-turn="{t}">sources</button>')
