@@ -255,3 +255,27 @@ def test_a_failed_answer_keeps_its_text_and_can_be_retried(app_url, fake_llm, pa
     answered(page, 1)
     assert page.locator("#chat .rag-turn").count() == 1 and page.locator("#turn-msg-1 .error").count() == 0
     assert page.locator("#retry").is_hidden()
+
+
+# -- 7. highlighted sentences are readable in dark mode ------------------------------------------------------
+CONTRAST = """(sel) => {  // WCAG contrast ratio of an element's text colour on its background colour
+  const lum = (c) => {
+    const [r, g, b] = c.match(/[\\d.]+/g).slice(0, 3).map((v) => {
+      v = v / 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  };
+  const cs = getComputedStyle(document.querySelector(sel));
+  const [a, b] = [lum(cs.color), lum(cs.backgroundColor)].sort((x, y) => y - x);
+  return (a + 0.05) / (b + 0.05);
+}"""
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_highlighted_sentences_have_enough_contrast(app_url, fake_llm, page, theme):
+    page.goto(f"{app_url}?__theme={theme}")
+    page.wait_for_selector("#question textarea", timeout=60_000)
+    ask(page, REEFS)
+    answered(page, 1)
+    page.click("#turn-msg-1 .cite >> nth=0")
+    page.locator("#sources .source.selected mark").first.wait_for(state="visible", timeout=10_000)
+    assert page.evaluate(CONTRAST, "#sources .source.selected mark") >= 4.5

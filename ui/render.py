@@ -48,7 +48,8 @@ button.cite:focus-visible, button.cite-turn:focus-visible { outline: 2px solid v
 .source .title { font-weight: 600; }
 .source .smeta { font-size: 12px; color: var(--body-text-color-subdued); margin: 2px 0 6px; }
 .source .abstract { font-size: 13px; line-height: 1.45; }
-.source mark { background: #fef08a; padding: 0 1px; }
+.source mark { background: #fef08a; color: #1f2937; padding: 0 1px; }
+.dark .source mark { background: #854d0e; color: #fef9c3; }
 .rag-sources details summary { cursor: pointer; font-size: 13px; margin-top: 8px; }
 .rag-sources .hint { color: var(--body-text-color-subdued); font-size: 13px; }
 """
