@@ -279,3 +279,46 @@ def test_highlighted_sentences_have_enough_contrast(app_url, fake_llm, page, the
     page.click("#turn-msg-1 .cite >> nth=0")
     page.locator("#sources .source.selected mark").first.wait_for(state="visible", timeout=10_000)
     assert page.evaluate(CONTRAST, "#sources .source.selected mark") >= 4.5
+
+
+# -- 5 and 6. an empty collection, then one filled from elsewhere --------------------------------------------
+@pytest.fixture(scope="module")
+def empty_app(tmp_path_factory):
+    settings = Settings(index_dir=tmp_path_factory.mktemp("ui-empty") / "idx", sample_on_empty=False,
+                        collection="my-papers")
+    engine = Engine(settings, notify=lambda m: None)
+    app, url = serve(engine)
+    yield engine, url
+    app.close()
+
+
+def test_an_empty_collection_and_a_bad_upload_speak_ui_words(empty_app, page, tmp_path):
+    engine, url = empty_app
+    open_app(page, url)
+    page.fill("#question textarea", "How can the KV cache be compressed?")
+    page.click("#ask")
+    page.wait_for_selector("#turn-msg-1 .error", timeout=60_000)
+    said = page.inner_text("#turn-msg-1")
+    assert "rag ingest" not in said and "Load the sample corpus" in said and "Add to collection" in said
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"title": "only a title"}\nnot json\n')
+    page.set_input_files("#upload input[type=file]", str(bad))
+    page.click("#add-files")
+    page.wait_for_selector("#ingest-result:has-text('nothing was added')", timeout=60_000)
+    said = page.inner_text("#ingest-result")
+    assert "bad.jsonl" in said and "line 1: no abstract" in said
+    assert str(tmp_path) not in said and "/gradio/" not in said and "rag " not in said and "command" not in said
+
+
+def test_each_page_load_shows_the_collection_as_it_is_now(empty_app, page):
+    engine, url = empty_app
+    open_app(page, url)
+    assert "my-papers" in page.inner_text("#header") and "empty" in page.inner_text("#header")
+    assert page.locator("#load-sample").is_visible()
+    engine.ingest([TINY])  # as another tab, or `rag ingest` in a terminal, would
+    open_app(page, url)  # a new tab
+    page.wait_for_selector("#header:has-text('8 papers')", timeout=30_000)
+    assert "my-papers" in page.inner_text("#header")
+    assert "8 papers" in page.inner_text("#stats") and page.locator("#load-sample").is_hidden()
+    open_panel(page, "#settings-panel")
+    page.locator("#year-from input, #year-from textarea").wait_for(state="visible", timeout=10_000)

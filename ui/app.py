@@ -33,7 +33,7 @@ from rag.errors import RagError  # noqa: E402
 from rag.query import Query  # noqa: E402
 from rag.types import Filters  # noqa: E402
 
-from .render import CSS, HEAD, chat_html, export_markdown, sources_html, stats_markdown  # noqa: E402
+from .render import CSS, HEAD, chat_html, header_markdown, export_markdown, sources_html, stats_markdown  # noqa: E402
 
 log = logging.getLogger("ui")
 UPLOAD_TYPES = [".txt", ".jsonl", ".ndjson", ".json", ".csv", ".tsv", ".gz"]
@@ -108,7 +108,7 @@ class ChatApp:
                 stream.close()
             turn.update(self.check(answer), answer=answer.to_dict(), pending=False, partial="")
         except RagError as exc:  # the partial text stays, with Retry
-            turn.update(error=str(exc), pending=False)
+            turn.update(error=self._ui_error(exc), pending=False)
         except Exception as exc:  # never leave a turn stuck at "writing…"
             log.exception("answering %r failed", question)
             turn.update(error=f"Something went wrong ({type(exc).__name__}: {exc}). The server log has the details.",
@@ -142,6 +142,12 @@ class ChatApp:
             if turn.get("pending"):
                 turn.update(pending=False, stopped=True)
         return *self._view(turns), *_locked(False)
+
+    def _ui_error(self, exc: RagError) -> str:
+        """The error in this UI's words: an empty collection points at the buttons, not at `rag ingest`."""
+        if self.engine.stats().papers == 0:
+            return EMPTY_HINT
+        return ui_words(str(exc))
 
     def check(self, answer) -> dict[str, Any]:
         """Per-sentence support verdicts, and the source sentences each citation points at."""
@@ -180,7 +186,7 @@ class ChatApp:
         try:
             answer = self.engine.ask(Query(question, k=n_sources))
         except RagError as exc:
-            raise gr.Error(str(exc)) from None
+            raise gr.Error(self._ui_error(exc)) from None
         return {
             "answer": answer.text,
             "abstained": answer.abstained,
@@ -213,7 +219,7 @@ class ChatApp:
             summary = self.engine.ingest(paths, progress=report).summary()
             message = "```\n" + summary + "\n```"
         except RagError as exc:  # its message says what, if anything, was added
-            message = f"**Could not ingest:** {exc}"
+            message = f"**Could not ingest:** {ui_words(str(exc), paths)}"
         except Exception as exc:
             log.exception("ingesting %s failed", paths)
             message = f"**Could not ingest:** unexpected {type(exc).__name__}: {exc}"
@@ -229,7 +235,12 @@ class ChatApp:
             gr.update(visible=bool(stats.years)),
             gr.update(visible=bool(stats.categories), choices=stats.categories),
             gr.update(visible=bool(stats.years and stats.undated), value=undated_note(stats)),
+            header_markdown(stats, self.engine.settings.collection),
         )
+
+    def refresh(self) -> tuple:
+        """On every page load: the collection as it is now (another tab or `rag ingest` may have changed it)."""
+        return self.collection_view()
 
 
 def build_app(engine: Engine) -> gr.Blocks:
@@ -242,8 +253,7 @@ def build_app(engine: Engine) -> gr.Blocks:
         turns = gr.State([])
         asked = gr.State("")  # the question being answered (the box is free for the next one)
         busy = gr.State(False)  # an answer is being written: asking again waits for Stop or the end
-        gr.Markdown("## Ask the abstracts\nAnswers cite the papers as [n]; click one to see the source. "
-                    "✓/✗ marks whether the checker found each sentence supported by what it cites.")
+        header = gr.Markdown(header_markdown(stats, engine.settings.collection), elem_id="header")
         with gr.Row(visible=stats.papers == 0) as empty_banner:
             gr.Markdown("**The collection is empty.** Load the bundled sample (247 trending ML abstracts) or upload your own below.")
             sample_btn = gr.Button("Load the sample corpus", elem_id="load-sample", variant="secondary")
@@ -286,7 +296,8 @@ def build_app(engine: Engine) -> gr.Blocks:
         chat_outputs = [chat, sources, turns, export_btn, retry_btn]
         lock_outputs = [busy, ask_btn, stop_btn]
         chat_inputs = [asked, turns, k, backend, model, year_from, year_to, categories]
-        collection_outputs = [ingest_md, stats_md, empty_banner, year_from, year_to, categories, undated_md]
+        collection_outputs = [ingest_md, stats_md, empty_banner, year_from, year_to, categories, undated_md, header]
+        app.load(ui.refresh, None, collection_outputs[1:], api_visibility="private", queue=False)
         answering = []
         for trigger, (fn, inputs, outputs) in [
             (ask_btn.click, (ui.start, [question], [asked, question, *lock_outputs])),
@@ -327,6 +338,21 @@ def _history(turns: list[dict]) -> list[dict]:
         out.append({"role": "user", "content": t["question"]})
         out.append({"role": "assistant", "content": t["answer"].get("text", "")})
     return out
+
+
+EMPTY_HINT = ("The collection is empty: press “Load the sample corpus” above, or add your own abstracts "
+              "under Collection with “Add to collection”.")
+
+
+def ui_words(message: str, paths: list[Path] = ()) -> str:
+    """A core error message as the UI says it: uploaded files by name (not their temporary path),
+    the upload button instead of terminal commands."""
+    for path in paths:
+        message = message.replace(str(path), path.name)
+    return (message
+            .replace("run the same command again once it is fixed", "upload the file again once it is fixed")
+            .replace("add abstracts with `rag ingest FILE`", "add abstracts under Collection with “Add to collection”")
+            .replace("`rag ingest FILE`", "“Add to collection” under Collection"))
 
 
 def _locked(busy: bool) -> tuple:

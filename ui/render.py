@@ -297,6 +297,14 @@ def export_markdown(turns: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def header_markdown(stats, collection: str) -> str:
+    """The page header: the collection's name and size, then how to read the answers."""
+    size = "empty" if stats.papers == 0 else f"{stats.papers} paper{'s' if stats.papers != 1 else ''}"
+    return (f"## Ask the abstracts\nCollection **{esc(collection)}** · {size}. "
+            "Answers cite the papers as [n]; click one to see the source. "
+            "✓/✗ marks whether the checker found each sentence supported by what it cites.")
+
+
 def stats_markdown(stats) -> str:
     if stats.papers == 0:
         return "**The collection is empty.** Load the bundled sample corpus or upload a file of abstracts."
