@@ -322,3 +322,23 @@ def test_each_page_load_shows_the_collection_as_it_is_now(empty_app, page):
     assert "8 papers" in page.inner_text("#stats") and page.locator("#load-sample").is_hidden()
     open_panel(page, "#settings-panel")
     page.locator("#year-from input, #year-from textarea").wait_for(state="visible", timeout=10_000)
+
+
+# -- 8. the export: every turn, failed ones too, with verdicts and settings ------------------------------------
+def test_export_has_every_turn_its_verdicts_and_the_settings(app_url, fake_llm, page):
+    open_app(page, app_url)
+    fake_llm.enqueue(ANSWER)
+    ask(page, REEFS)
+    answered(page, 1)
+    fake_llm.enqueue("What do zero-knowledge proofs of model inference show?",  # the follow-up's rewrite
+                     Reply(text=ANSWER, break_after=5))  # then the second answer fails
+    ask(page, "What do zero-knowledge proofs of inference show?")
+    page.wait_for_selector("#turn-msg-2 .error", timeout=60_000)
+    with page.expect_download() as download:
+        page.click("#export")
+    exported = Path(download.value.path()).read_text()
+    assert "## 2. What do zero-knowledge proofs of inference show?" in exported  # the failed turn is there
+    assert "*Failed: The LLM server at" in exported
+    assert "- Collection: reefs-and-more" in exported and "- Answerer: openai:fake-model" in exported
+    assert "- Sources per answer (k): 5" in exported and "- Exported: 20" in exported
+    assert "- ✓ The study deployed arrays of 16 hydrophones on three reefs for 11 months." in exported

@@ -80,7 +80,8 @@ class ChatApp:
             yield self._view(turns)
             return
         history = _history(turns)
-        turn: dict[str, Any] = {"question": question, "answer": None, "pending": True, "partial": ""}
+        turn: dict[str, Any] = {"question": question, "answer": None, "pending": True, "partial": "",
+                                "settings": self._turn_settings(n_sources, backend, model, years, categories)}
         turns = turns + [turn]
         yield self._view(turns)
         try:
@@ -114,7 +115,7 @@ class ChatApp:
             turn.update(error=f"Something went wrong ({type(exc).__name__}: {exc}). The server log has the details.",
                         pending=False)
         if not turn.get("stopped"):
-            yield self._view(turns, export=not turn.get("error"))
+            yield self._view(turns, export=True)  # failed turns too: the export never silently misses one
 
     # The steps around respond: ``start`` takes the question out of the box once and locks asking,
     # ``finish`` unlocks it; ``stop`` and ``clear`` cancel a running answer (``cancels=`` in build_app).
@@ -141,7 +142,7 @@ class ChatApp:
         for turn in turns:
             if turn.get("pending"):
                 turn.update(pending=False, stopped=True)
-        return *self._view(turns), *_locked(False)
+        return *self._view(turns, export=bool(turns)), *_locked(False)
 
     def _ui_error(self, exc: RagError) -> str:
         """The error in this UI's words: an empty collection points at the buttons, not at `rag ingest`."""
@@ -156,6 +157,25 @@ class ChatApp:
         verdicts = self.checker.sentence_verdicts(answer)
         return {"verdicts": [v.to_dict() for v in verdicts], "highlights": self.checker.highlights(answer, verdicts)}
 
+    def _turn_settings(self, k: int | None, backend: str, model: str, years: tuple, categories) -> dict[str, Any]:
+        """What a turn was asked with, for the export."""
+        backend = backend or self.engine.settings.resolved_backend()
+        out: dict[str, Any] = {"answerer": f"{backend}:{model or self.engine.settings.model}" if backend == "openai" else backend,
+                               "k": k or self.engine.settings.top_k}
+        if any(years):
+            out["years"] = f"{years[0] or '…'}–{years[1] or '…'}"
+        if categories:
+            out["categories"] = ", ".join(categories)
+        return out
+
+    def _export_header(self, turns: list[dict]) -> dict[str, str]:
+        last = next((t["settings"] for t in reversed(turns) if t.get("settings")), {})
+        header = {"Exported": time.strftime("%Y-%m-%d %H:%M:%S %z"), "Collection": self.engine.settings.collection}
+        if last:
+            header["Answerer"] = last["answerer"]
+            header["Sources per answer (k)"] = str(last["k"])
+        return header
+
     def _view(self, turns: list[dict], export: bool = False) -> tuple:
         export_file = gr.update()
         if export:
@@ -163,7 +183,7 @@ class ChatApp:
             fd, name = tempfile.mkstemp(dir=self.export_dir, prefix=f"conversation-{time.strftime('%Y%m%d-%H%M%S')}-",
                                         suffix=".md")
             with os.fdopen(fd, "w", encoding="utf-8") as fh:  # a file of its own per answer: sessions never share one
-                fh.write(export_markdown(turns))
+                fh.write(export_markdown(turns, self._export_header(turns)))
             export_file = gr.update(value=name, interactive=True)
         failed = bool(turns) and bool(turns[-1].get("error") or turns[-1].get("stopped"))
         return chat_html(turns), sources_html(turns), turns, export_file, gr.update(visible=failed)

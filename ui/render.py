@@ -270,16 +270,29 @@ def highlighted(abstract: str, highlight: list[str]) -> str:
 # -- export and collection -------------------------------------------------------------------------------------
 
 
-def export_markdown(turns: list[dict]) -> str:
+def export_markdown(turns: list[dict], header: dict[str, str] | None = None) -> str:
+    """The conversation as Markdown: a header (date, collection, settings), each answer with its
+    sentences' ✓/✗/? verdicts and references; failed and stopped turns are kept and marked."""
     lines = ["# Conversation", ""]
+    if header:
+        lines += [f"- {key}: {value}" for key, value in header.items()] + [""]
     refs: dict[str, str] = {}
     for t, turn in enumerate(turns, start=1):
         answer = turn.get("answer") or {}
         lines += [f"## {t}. {turn['question']}", ""]
-        if turn.get("error"):
-            lines += [f"*Error: {turn['error']}*", ""]
+        settings = turn.get("settings") or {}
+        asked_with = " · ".join(f"{k}={v}" for k, v in settings.items())
+        if turn.get("error") or turn.get("stopped"):
+            if turn.get("partial"):
+                lines += [turn["partial"], ""]
+            status = f"Failed: {turn['error']}" if turn.get("error") else "Stopped before the answer was finished."
+            lines += [f"*{status}*" + (f" ({asked_with})" if asked_with else ""), ""]
             continue
         lines += [answer.get("text", ""), ""]
+        if turn.get("verdicts"):
+            lines.append("Checked sentences (✓ supported by what it cites, ✗ not supported, ? cites nothing):")
+            lines += [f"- {_mark(v)} {v['sentence']}" for v in turn["verdicts"]]
+            lines.append("")
         by_number = {s["number"]: s for s in answer.get("sources", [])}
         cites = answer.get("citations", [])
         if cites:
@@ -290,11 +303,18 @@ def export_markdown(turns: list[dict]) -> str:
                 lines.append(f"- [{c['number']}] {c['title']} ({c['paper_id']})" + (f" {url}" if url else ""))
                 refs[c["paper_id"]] = f"- {c['title']} ({c['paper_id']})" + (f" {url}" if url else "")
             lines.append("")
-        lines.append(f"*Answered by {answer.get('backend', '?')}*")
+        lines.append(f"*Answered by {answer.get('backend', '?')}*" + (f" ({asked_with})" if asked_with else ""))
         lines.append("")
     if refs:
         lines += ["## All references", "", *sorted(refs.values()), ""]
     return "\n".join(lines)
+
+
+def _mark(verdict: dict) -> str:
+    """A sentence's verdict as one symbol, as its badge shows it."""
+    if not verdict.get("cited"):
+        return "?"
+    return "✓" if verdict.get("supported") else "✗"
 
 
 def header_markdown(stats, collection: str) -> str:
