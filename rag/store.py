@@ -54,6 +54,7 @@ class CollectionStats:
     location: str
     years: tuple[int, int] | None
     categories: list[str]
+    undated: int = 0  #: papers without a year: a year filter leaves them out
 
 
 class Store:
@@ -218,6 +219,7 @@ class Store:
             location=f"{self.location} (collection '{self.settings.collection}')",
             years=(min(years), max(years)) if years else None,
             categories=sorted(cats, key=lambda c: (-cats[c], c)),
+            undated=papers - len(years),
         )
 
     # -- writing --------------------------------------------------------------------------

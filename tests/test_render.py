@@ -20,8 +20,10 @@ TURN = {
 
 def test_citations_become_links_to_their_turns_sources_and_badges_follow_sentences():
     html = answer_html(3, TURN["answer"]["text"], {v["sentence"]: v for v in TURN["verdicts"]}, {1, 2})
-    assert '<a class="cite" href="#src-3-1" data-turn="3" data-n="1">[1]</a>' in html
-    assert "[9]" in html and 'href="#src-3-9"' not in html  # not a source: never a link
+    assert '<button type="button" class="cite" data-turn="3" data-n="1" aria-label="Source 1">[1]</button>' in html
+    assert "[9]" in html and 'data-n="9"' not in html  # not a source: never a button
+    titled = answer_html(3, "Alpha is fast [1].", {}, {1: "First <b>Paper</b>"})
+    assert 'aria-label="Source 1: First &lt;b&gt;Paper&lt;/b&gt;"' in titled and "href" not in titled
     assert html.count('class="badge ok"') == 1 and html.count('class="badge na"') == 1
     assert html.startswith("<ul><li>")
 

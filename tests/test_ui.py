@@ -120,8 +120,8 @@ def test_streamed_answer_links_to_its_highlighted_source(app_url, fake_llm, page
     final = page.inner_text("#chat .a")
     assert len(partial) < len(final) and "[1]" in final
     assert page.locator("#chat .badge.ok").count() == 2  # both sentences supported by source [1]
-    page.click("#chat a.cite >> nth=0")
-    card = page.locator("#sources .source:target")
+    page.click("#chat .cite >> nth=0")
+    card = page.locator("#sources .source.selected")
     card.wait_for(state="visible", timeout=10_000)
     assert card.get_attribute("id") == "src-1-1"
     assert "Coral Reef Acoustic Monitoring" in card.inner_text()
@@ -139,8 +139,8 @@ def test_markup_in_an_abstract_never_runs(app_url, fake_llm, page):
     open_app(page, app_url)
     ask(page, "How safely can untrusted abstract markup be rendered in a sandbox?")
     page.wait_for_selector("#chat .badge", timeout=60_000)
-    page.click("#chat a.cite >> nth=0")
-    card = page.locator("#sources .source:target")
+    page.click("#chat .cite >> nth=0")
+    card = page.locator("#sources .source.selected")
     card.wait_for(state="visible", timeout=10_000)
     text = card.inner_text()
     assert "<script>window.__xss = 1</script>" in text and "onerror" in text  # shown as text
@@ -157,9 +157,9 @@ def test_follow_up_keeps_each_answers_own_citations(app_url, fake_llm, page):
     page.wait_for_selector("#turn-msg-1 .badge", timeout=60_000)
     ask(page, "How big is the proof?")
     page.wait_for_selector("#turn-msg-2 .badge", timeout=60_000)
-    assert page.locator("#turn-msg-1 a.cite").first.get_attribute("href") == "#src-1-1"
-    assert page.locator("#turn-msg-2 a.cite").first.get_attribute("href") == "#src-2-1"
-    page.click("#turn-msg-1 a.cite >> nth=0")  # the first answer's sources come back
+    assert page.locator("#turn-msg-1 .cite").first.get_attribute("data-turn") == "1"
+    assert page.locator("#turn-msg-2 .cite").first.get_attribute("data-turn") == "2"
+    page.click("#turn-msg-1 .cite >> nth=0")  # the first answer's sources come back
     page.locator("#src-1-1").wait_for(state="visible", timeout=10_000)
     assert page.locator("#turn-2").is_hidden()
     with page.expect_download() as download:

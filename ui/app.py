@@ -1,9 +1,9 @@
 """The Gradio chat UI (`rag ui`): presentation only, on the same engine as `rag.ask`.
 
 Layout: the conversation and the question box on the left, the sources of the
-selected answer on the right, settings and the collection below. Citation links,
+selected answer on the right, settings and the collection below. Citation buttons,
 support badges and the sources panel are rendered by :mod:`ui.render`; clicking
-``[n]`` targets that source's card (CSS ``:target``), so no custom JavaScript is needed.
+``[n]`` selects that source's card through a small click handler (``render.HEAD``).
 The named API endpoint ``/ask`` answers with JSON for ``gradio_client``.
 
 What a visitor may spend is checked on the server, whatever a client sends: the model
@@ -33,7 +33,7 @@ from rag.errors import RagError  # noqa: E402
 from rag.query import Query  # noqa: E402
 from rag.types import Filters  # noqa: E402
 
-from .render import CSS, chat_html, export_markdown, sources_html, stats_markdown  # noqa: E402
+from .render import CSS, HEAD, chat_html, header_markdown, export_markdown, sources_html, stats_markdown  # noqa: E402
 
 log = logging.getLogger("ui")
 UPLOAD_TYPES = [".txt", ".jsonl", ".ndjson", ".json", ".csv", ".tsv", ".gz"]
@@ -69,17 +69,19 @@ class ChatApp:
 
     # -- chat -----------------------------------------------------------------------------------------
     def respond(self, question: str, turns: list[dict], k: float, backend: str, model: str,
-                year_from: float | None, year_to: float | None, categories: list[str] | None) -> Iterator[tuple]:
+                year_from: Any, year_to: Any, categories: list[str] | None) -> Iterator[tuple]:
         question = (question or "").strip()
         n_sources = _check_k(k)
+        years = _year(year_from, "From year"), _year(year_to, "To year")
         if model and model not in self.models:
             raise gr.Error(f"Model {model!r} is not offered here; choose one of {', '.join(self.models)}.")
         if not question:
             gr.Warning("Type a question first.")
-            yield self._view(turns, keep_input=True)
+            yield self._view(turns)
             return
         history = _history(turns)
-        turn: dict[str, Any] = {"question": question, "answer": None, "pending": True, "partial": ""}
+        turn: dict[str, Any] = {"question": question, "answer": None, "pending": True, "partial": "",
+                                "settings": self._turn_settings(n_sources, backend, model, years, categories)}
         turns = turns + [turn]
         yield self._view(turns)
         try:
@@ -87,27 +89,66 @@ class ChatApp:
                 question,
                 k=n_sources,
                 history=history,
-                filters=Filters(_year(year_from), _year(year_to), tuple(categories or ())),
+                filters=Filters(*years, tuple(categories or ())),
                 backend=backend or None,
                 model=(model or None) if backend == "openai" else None,
             ))
             turn["answer"] = {"sources": [s.to_dict() for s in stream.sources], "text": "", "citations": []}
             yield self._view(turns)
-            last = 0.0
-            for delta in stream:
-                turn["partial"] += delta
-                if time.monotonic() - last > 0.05:
-                    last = time.monotonic()
-                    yield self._view(turns)
-            answer = stream.answer
+            try:  # Stop, New conversation or a closed tab close this generator: the LLM request is closed too
+                last = 0.0
+                for delta in stream:
+                    if turn.get("stopped"):
+                        return  # Stop has shown the turn as stopped
+                    turn["partial"] += delta
+                    if time.monotonic() - last > 0.05:
+                        last = time.monotonic()
+                        yield self._view(turns)
+                answer = stream.answer
+            finally:
+                stream.close()
             turn.update(self.check(answer), answer=answer.to_dict(), pending=False, partial="")
-        except RagError as exc:
-            turn.update(error=str(exc), pending=False)
+        except RagError as exc:  # the partial text stays, with Retry
+            turn.update(error=self._ui_error(exc), pending=False)
         except Exception as exc:  # never leave a turn stuck at "writing…"
             log.exception("answering %r failed", question)
             turn.update(error=f"Something went wrong ({type(exc).__name__}: {exc}). The server log has the details.",
                         pending=False)
-        yield self._view(turns, export=not turn.get("error"))
+        if not turn.get("stopped"):
+            yield self._view(turns, export=True)  # failed turns too: the export never silently misses one
+
+    # The steps around respond: ``start`` takes the question out of the box once and locks asking,
+    # ``finish`` unlocks it; ``stop`` and ``clear`` cancel a running answer (``cancels=`` in build_app).
+    def free(self, busy: bool) -> None:
+        """Refuses, as a toast (no outputs, so no component is covered), while an answer is written."""
+        if busy:
+            raise gr.Error("Still answering the last question: wait for it, or press Stop.", duration=6)
+
+    def start(self, question: str) -> tuple:
+        question = (question or "").strip()
+        if not question:
+            raise gr.Error("Type a question first.", duration=4)
+        return question, "", *_locked(True)
+
+    def retry(self, turns: list[dict]) -> tuple:
+        if not turns or not (turns[-1].get("error") or turns[-1].get("stopped")):
+            raise gr.Error("There is no failed answer to retry.", duration=4)
+        return turns[-1]["question"], turns[:-1], *_locked(True)
+
+    def finish(self) -> tuple:
+        return _locked(False)
+
+    def stop(self, turns: list[dict]) -> tuple:
+        for turn in turns:
+            if turn.get("pending"):
+                turn.update(pending=False, stopped=True)
+        return *self._view(turns, export=bool(turns)), *_locked(False)
+
+    def _ui_error(self, exc: RagError) -> str:
+        """The error in this UI's words: an empty collection points at the buttons, not at `rag ingest`."""
+        if self.engine.stats().papers == 0:
+            return EMPTY_HINT
+        return ui_words(str(exc))
 
     def check(self, answer) -> dict[str, Any]:
         """Per-sentence support verdicts, and the source sentences each citation points at."""
@@ -116,16 +157,36 @@ class ChatApp:
         verdicts = self.checker.sentence_verdicts(answer)
         return {"verdicts": [v.to_dict() for v in verdicts], "highlights": self.checker.highlights(answer, verdicts)}
 
-    def _view(self, turns: list[dict], keep_input: bool = False, export: bool = False) -> tuple:
+    def _turn_settings(self, k: int | None, backend: str, model: str, years: tuple, categories) -> dict[str, Any]:
+        """What a turn was asked with, for the export."""
+        backend = backend or self.engine.settings.resolved_backend()
+        out: dict[str, Any] = {"answerer": f"{backend}:{model or self.engine.settings.model}" if backend == "openai" else backend,
+                               "k": k or self.engine.settings.top_k}
+        if any(years):
+            out["years"] = f"{years[0] or '…'}–{years[1] or '…'}"
+        if categories:
+            out["categories"] = ", ".join(categories)
+        return out
+
+    def _export_header(self, turns: list[dict]) -> dict[str, str]:
+        last = next((t["settings"] for t in reversed(turns) if t.get("settings")), {})
+        header = {"Exported": time.strftime("%Y-%m-%d %H:%M:%S %z"), "Collection": self.engine.settings.collection}
+        if last:
+            header["Answerer"] = last["answerer"]
+            header["Sources per answer (k)"] = str(last["k"])
+        return header
+
+    def _view(self, turns: list[dict], export: bool = False) -> tuple:
         export_file = gr.update()
         if export:
             self._forget_old_exports()
             fd, name = tempfile.mkstemp(dir=self.export_dir, prefix=f"conversation-{time.strftime('%Y%m%d-%H%M%S')}-",
                                         suffix=".md")
             with os.fdopen(fd, "w", encoding="utf-8") as fh:  # a file of its own per answer: sessions never share one
-                fh.write(export_markdown(turns))
+                fh.write(export_markdown(turns, self._export_header(turns)))
             export_file = gr.update(value=name, interactive=True)
-        return chat_html(turns), sources_html(turns), turns, gr.update() if keep_input else "", export_file
+        failed = bool(turns) and bool(turns[-1].get("error") or turns[-1].get("stopped"))
+        return chat_html(turns), sources_html(turns), turns, export_file, gr.update(visible=failed)
 
     def _forget_old_exports(self, max_age_s: float = 3600) -> None:
         cutoff = time.time() - max_age_s
@@ -133,8 +194,10 @@ class ChatApp:
             if old.stat().st_mtime < cutoff:
                 old.unlink(missing_ok=True)
 
-    def clear(self) -> tuple:
-        return chat_html([]), sources_html([]), [], "", gr.update(value=None, interactive=False)
+    def clear(self, turns: list[dict] | None = None) -> tuple:
+        self.stop(turns or [])  # a running answer stops (its event is cancelled too)
+        return (chat_html([]), sources_html([]), [], gr.update(value=None, interactive=False), gr.update(visible=False),
+                *_locked(False))
 
     # -- API -------------------------------------------------------------------------------------------
     def api_ask(self, question: str, k: int = 5) -> dict:
@@ -143,7 +206,7 @@ class ChatApp:
         try:
             answer = self.engine.ask(Query(question, k=n_sources))
         except RagError as exc:
-            raise gr.Error(str(exc)) from None
+            raise gr.Error(self._ui_error(exc)) from None
         return {
             "answer": answer.text,
             "abstained": answer.abstained,
@@ -176,7 +239,7 @@ class ChatApp:
             summary = self.engine.ingest(paths, progress=report).summary()
             message = "```\n" + summary + "\n```"
         except RagError as exc:  # its message says what, if anything, was added
-            message = f"**Could not ingest:** {exc}"
+            message = f"**Could not ingest:** {ui_words(str(exc), paths)}"
         except Exception as exc:
             log.exception("ingesting %s failed", paths)
             message = f"**Could not ingest:** unexpected {type(exc).__name__}: {exc}"
@@ -191,7 +254,13 @@ class ChatApp:
             gr.update(visible=bool(stats.years)),
             gr.update(visible=bool(stats.years)),
             gr.update(visible=bool(stats.categories), choices=stats.categories),
+            gr.update(visible=bool(stats.years and stats.undated), value=undated_note(stats)),
+            header_markdown(stats, self.engine.settings.collection),
         )
+
+    def refresh(self) -> tuple:
+        """On every page load: the collection as it is now (another tab or `rag ingest` may have changed it)."""
+        return self.collection_view()
 
 
 def build_app(engine: Engine) -> gr.Blocks:
@@ -202,8 +271,9 @@ def build_app(engine: Engine) -> gr.Blocks:
 
     with gr.Blocks(title="Ask the abstracts", analytics_enabled=False, delete_cache=(CACHE_TTL_S, CACHE_TTL_S)) as app:
         turns = gr.State([])
-        gr.Markdown("## Ask the abstracts\nAnswers cite the papers as [n]; click one to see the source. "
-                    "✓/✗ marks whether the checker found each sentence supported by what it cites.")
+        asked = gr.State("")  # the question being answered (the box is free for the next one)
+        busy = gr.State(False)  # an answer is being written: asking again waits for Stop or the end
+        header = gr.Markdown(header_markdown(stats, engine.settings.collection), elem_id="header")
         with gr.Row(visible=stats.papers == 0) as empty_banner:
             gr.Markdown("**The collection is empty.** Load the bundled sample (247 trending ML abstracts) or upload your own below.")
             sample_btn = gr.Button("Load the sample corpus", elem_id="load-sample", variant="secondary")
@@ -214,12 +284,14 @@ def build_app(engine: Engine) -> gr.Blocks:
                     question = gr.Textbox(placeholder="Ask about the papers, e.g. How can the KV cache be compressed?",
                                           show_label=False, scale=6, elem_id="question", autofocus=True)
                     ask_btn = gr.Button("Ask", variant="primary", scale=1, elem_id="ask")
+                    stop_btn = gr.Button("Stop", variant="stop", scale=1, elem_id="stop", visible=False)
                 with gr.Row():
-                    clear_btn = gr.Button("New conversation", size="sm")
+                    retry_btn = gr.Button("Retry", size="sm", elem_id="retry", visible=False)
+                    clear_btn = gr.Button("New conversation", size="sm", elem_id="clear")
                     export_btn = gr.DownloadButton("Download conversation (.md)", size="sm", interactive=False, elem_id="export")
             with gr.Column(scale=2):
                 sources = gr.HTML(sources_html([]), elem_id="sources")
-        with gr.Accordion("Settings", open=False):
+        with gr.Accordion("Settings", open=False, elem_id="settings-panel"):
             with gr.Row():
                 k = gr.Slider(1, MAX_K, value=min(engine.settings.top_k, MAX_K), step=1, label="Sources per answer")
                 backend = gr.Radio(backends, value=engine.settings.resolved_backend(), label="Answerer",
@@ -227,22 +299,40 @@ def build_app(engine: Engine) -> gr.Blocks:
                 model = gr.Dropdown(ui.models, value=engine.settings.model, label="Model (openai answerer)",
                                     visible=llm_configured, info="RAG_MODEL and RAG_UI_MODELS set the choices.")
             with gr.Row():
-                year_from = gr.Number(label="From year", precision=0, visible=bool(stats.years))
-                year_to = gr.Number(label="To year", precision=0, visible=bool(stats.years))
+                # Textboxes, not gr.Number: Gradio's number box shows and sends 0 when empty
+                year_from = gr.Textbox(label="From year", placeholder="any year", visible=bool(stats.years),
+                                       elem_id="year-from", max_lines=1)
+                year_to = gr.Textbox(label="To year", placeholder="any year", visible=bool(stats.years),
+                                     elem_id="year-to", max_lines=1)
                 categories = gr.Dropdown(stats.categories, multiselect=True, label="Categories", visible=bool(stats.categories))
-        with gr.Accordion("Collection", open=stats.papers == 0):
+            undated_md = gr.Markdown(undated_note(stats), visible=bool(stats.years and stats.undated), elem_id="undated")
+        with gr.Accordion("Collection", open=stats.papers == 0, elem_id="collection-panel"):
             stats_md = gr.Markdown(stats_markdown(stats), elem_id="stats")
             upload = gr.File(label="Add abstracts (.jsonl, .json, .csv, .txt)", file_count="multiple",
                              file_types=UPLOAD_TYPES, elem_id="upload")
             add_btn = gr.Button("Add to collection", elem_id="add-files")
             ingest_md = gr.Markdown(elem_id="ingest-result")
 
-        chat_outputs = [chat, sources, turns, question, export_btn]
-        chat_inputs = [question, turns, k, backend, model, year_from, year_to, categories]
-        collection_outputs = [ingest_md, stats_md, empty_banner, year_from, year_to, categories]
-        ask_btn.click(ui.respond, chat_inputs, chat_outputs, api_visibility="private")
-        question.submit(ui.respond, chat_inputs, chat_outputs, api_visibility="private")
-        clear_btn.click(ui.clear, None, chat_outputs, api_visibility="private")
+        chat_outputs = [chat, sources, turns, export_btn, retry_btn]
+        lock_outputs = [busy, ask_btn, stop_btn]
+        chat_inputs = [asked, turns, k, backend, model, year_from, year_to, categories]
+        collection_outputs = [ingest_md, stats_md, empty_banner, year_from, year_to, categories, undated_md, header]
+        app.load(ui.refresh, None, collection_outputs[1:], api_visibility="private", queue=False)
+        answering = []
+        for trigger, (fn, inputs, outputs) in [
+            (ask_btn.click, (ui.start, [question], [asked, question, *lock_outputs])),
+            (question.submit, (ui.start, [question], [asked, question, *lock_outputs])),
+            (retry_btn.click, (ui.retry, [turns], [asked, turns, *lock_outputs])),
+        ]:
+            checked = trigger(ui.free, [busy], None, api_visibility="private")
+            taken = checked.success(fn, inputs, outputs, api_visibility="private", queue=False)
+            answer_event = taken.success(ui.respond, chat_inputs, chat_outputs, api_visibility="private")
+            answer_event.then(ui.finish, None, lock_outputs, api_visibility="private", queue=False)
+            answering.append(answer_event)
+        stop_btn.click(ui.stop, [turns], chat_outputs + lock_outputs, cancels=answering, api_visibility="private",
+                       queue=False)
+        clear_btn.click(ui.clear, [turns], chat_outputs + lock_outputs, cancels=answering, api_visibility="private",
+                        queue=False)
         add_btn.click(ui.ingest, [upload], collection_outputs, api_visibility="private")
         sample_btn.click(ui.load_sample, None, collection_outputs, api_visibility="private")
         gr.api(ui.api_ask, api_name="ask")
@@ -254,7 +344,7 @@ def launch(engine: Engine, host: str = "127.0.0.1", port: int | None = None, sha
     """Serve the app; ``auth`` (user, password) pairs make every page and API call ask for a login."""
     app = build_app(engine)
     app.queue(default_concurrency_limit=4)
-    app.launch(server_name=host, server_port=port, share=share, css=CSS, show_error=True,
+    app.launch(server_name=host, server_port=port, share=share, css=CSS, head=HEAD, show_error=True,
                prevent_thread_lock=not block, quiet=not block, auth=auth or None,
                max_file_size=f"{engine.settings.ui_max_upload_mb}mb")
     return app
@@ -263,15 +353,54 @@ def launch(engine: Engine, host: str = "127.0.0.1", port: int | None = None, sha
 def _history(turns: list[dict]) -> list[dict]:
     out = []
     for t in turns:
-        if t.get("error") or not t.get("answer"):
+        if t.get("error") or t.get("stopped") or not t.get("answer"):
             continue
         out.append({"role": "user", "content": t["question"]})
         out.append({"role": "assistant", "content": t["answer"].get("text", "")})
     return out
 
 
-def _year(value: float | None) -> int | None:
-    return int(value) if value not in (None, "") and value == value else None
+EMPTY_HINT = ("The collection is empty: press “Load the sample corpus” above, or add your own abstracts "
+              "under Collection with “Add to collection”.")
+
+
+def ui_words(message: str, paths: list[Path] = ()) -> str:
+    """A core error message as the UI says it: uploaded files by name (not their temporary path),
+    the upload button instead of terminal commands."""
+    for path in paths:
+        message = message.replace(str(path), path.name)
+    return (message
+            .replace("run the same command again once it is fixed", "upload the file again once it is fixed")
+            .replace("add abstracts with `rag ingest FILE`", "add abstracts under Collection with “Add to collection”")
+            .replace("`rag ingest FILE`", "“Add to collection” under Collection"))
+
+
+def _locked(busy: bool) -> tuple:
+    """(busy, Ask, Stop) while an answer is written (True) or once it ends."""
+    return busy, gr.update(interactive=not busy, value="Answering…" if busy else "Ask"), gr.update(visible=busy)
+
+
+def _year(value: Any, label: str = "Year") -> int | None:
+    """A year filter from the UI: None, "", blank or 0 mean no filter; otherwise a whole year, or a gr.Error."""
+    if isinstance(value, str):
+        value = value.strip()
+    if value in (None, "", 0, "0") or value != value:  # (NaN != NaN)
+        return None
+    try:
+        year = int(value)
+    except (TypeError, ValueError):
+        year = None
+    if year is None or str(year) != str(value).removesuffix(".0") or not 1 <= year <= 9999:
+        raise gr.Error(f"{label} must be a year such as 2021, or empty for any year; got {value!r}.")
+    return year
+
+
+def undated_note(stats) -> str:
+    """Says how many papers a year filter leaves out because they have no year."""
+    n = stats.undated
+    if not n:
+        return ""
+    return f"{n} paper{'s have' if n != 1 else ' has'} no year and {'are' if n != 1 else 'is'} left out when a year filter is set."
 
 
 def _check_k(k: Any) -> int | None:

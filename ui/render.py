@@ -18,7 +18,9 @@ from rag.citations import SIMPLE_MARKER
 
 CSS = """
 #chat { min-height: 420px; }
-#sources { max-height: 85vh; overflow-y: auto; }
+#sources { max-height: calc(100vh - 24px); overflow-y: auto !important; overscroll-behavior: contain; }
+@media (min-width: 769px) { #sources { position: sticky; top: 12px; align-self: flex-start; } }
+@media (max-width: 768px) { #sources { max-height: 70vh; } }
 .rag-chat { display: flex; flex-direction: column; gap: 14px; font-size: 15px; line-height: 1.5; }
 .rag-chat .empty { color: var(--body-text-color-subdued); padding: 40px 8px; text-align: center; }
 .rag-turn .q { align-self: flex-end; background: var(--color-accent-soft); padding: 8px 12px; border-radius: 10px; margin-left: 15%; }
@@ -28,26 +30,71 @@ CSS = """
 .rag-turn .preamble { color: var(--body-text-color-subdued); font-size: 13px; font-style: italic; }
 .rag-turn .meta { font-size: 12px; color: var(--body-text-color-subdued); margin-top: 6px; }
 .rag-turn .error { color: #b91c1c; }
-a.cite { font-weight: 600; text-decoration: none; color: var(--color-accent); padding: 0 1px; }
-a.cite:hover { text-decoration: underline; }
+button.cite, button.cite-turn { font: inherit; font-weight: 600; color: var(--color-accent); background: none; border: 0; padding: 0 1px; margin: 0; cursor: pointer; }
+button.cite-turn { font-weight: normal; }
+button.cite:hover, button.cite-turn:hover { text-decoration: underline; }
+button.cite:focus-visible, button.cite-turn:focus-visible { outline: 2px solid var(--color-accent); border-radius: 3px; }
 .badge { display: inline-block; font-size: 11px; line-height: 16px; padding: 0 5px; border-radius: 8px; margin-left: 3px; vertical-align: 1px; cursor: help; }
 .badge.ok { background: #dcfce7; color: #166534; }
 .badge.no { background: #fee2e2; color: #991b1b; }
 .badge.na { background: #f3f4f6; color: #4b5563; }
 .rag-sources .turn-sources { display: none; }
 .rag-sources .turn-sources.latest { display: block; }
-.rag-sources:has(:target) .turn-sources { display: none; }
-.rag-sources .turn-sources:has(:target), .rag-sources .turn-sources:target { display: block !important; }
+.rag-sources.picked .turn-sources.latest { display: none; }
+.rag-sources.picked .turn-sources.selected { display: block; }
 .rag-sources h4 { margin: 4px 0 8px; font-size: 14px; }
 .source { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 8px 10px; margin: 8px 0; scroll-margin-top: 12px; }
-.source:target { border-color: var(--color-accent); box-shadow: 0 0 0 2px var(--color-accent-soft); }
+.source.selected { border-color: var(--color-accent); box-shadow: 0 0 0 2px var(--color-accent-soft); }
 .source .title { font-weight: 600; }
 .source .smeta { font-size: 12px; color: var(--body-text-color-subdued); margin: 2px 0 6px; }
 .source .abstract { font-size: 13px; line-height: 1.45; }
-.source mark { background: #fef08a; padding: 0 1px; }
+.source mark { background: #fef08a; color: #1f2937; padding: 0 1px; }
+.dark .source mark { background: #854d0e; color: #fef9c3; }
 .rag-sources details summary { cursor: pointer; font-size: 13px; margin-top: 8px; }
 .rag-sources .hint { color: var(--body-text-color-subdued); font-size: 13px; }
 """
+
+
+# Clicking [n] selects turn t's sources (a class on the panel) and scrolls the panel, not the page, to
+# the card: no navigation, no history entry (links would follow Gradio's <base href> and reload the page).
+# A new answer re-renders the panel, which drops the selection: the newest answer's sources show again.
+HEAD = """<script>
+(() => {
+  function scrollerOf(el) {
+    for (let p = el.parentElement; p; p = p.parentElement) {
+      const o = getComputedStyle(p).overflowY;
+      if ((o === "auto" || o === "scroll") && p.scrollHeight > p.clientHeight) return p;
+    }
+    return null;
+  }
+  function pick(turn, n) {
+    const panel = document.querySelector("#sources .rag-sources");
+    const section = panel && panel.querySelector("#turn-" + turn);
+    if (!section) return;
+    panel.querySelectorAll(".selected").forEach((e) => e.classList.remove("selected"));
+    panel.classList.add("picked");
+    section.classList.add("selected");
+    let target = section;
+    const card = n ? section.querySelector("#src-" + turn + "-" + n) : null;
+    if (card) {
+      card.classList.add("selected");
+      const folded = card.closest("details");
+      if (folded) folded.open = true;
+      target = card;
+    }
+    const box = scrollerOf(target);
+    if (box) box.scrollTop += target.getBoundingClientRect().top - box.getBoundingClientRect().top - 8;
+    const r = target.getBoundingClientRect();
+    if (r.top < 0 || r.top > window.innerHeight) target.scrollIntoView({block: "nearest"});  // panel off screen (phone)
+  }
+  document.addEventListener("click", (ev) => {
+    const b = ev.target.closest && ev.target.closest("#chat .cite, #chat .cite-turn");
+    if (!b) return;
+    ev.preventDefault();
+    pick(b.dataset.turn, b.dataset.n);
+  });
+})();
+</script>"""
 
 
 def esc(text: object) -> str:
@@ -77,19 +124,22 @@ def chat_html(turns: list[dict]) -> str:
 
 
 def turn_body(t: int, turn: dict) -> str:
-    if turn.get("error"):
-        return f'<p class="error">{esc(turn["error"])}</p>'
     answer = turn.get("answer") or {}
     text = answer.get("text") or turn.get("partial", "")
+    if turn.get("error"):  # what was written before the failure stays, with the error under it
+        kept = answer_html(t, text, {}, set()) if text else ""
+        return kept + f'<p class="error">{esc(turn["error"])}</p><div class="meta">failed · Retry asks again</div>'
     if not text:
-        return '<p class="preamble">Searching the collection…</p>'
-    valid = {s["number"] for s in answer.get("sources", [])}
+        return '<p class="preamble">Stopped.</p>' if turn.get("stopped") else '<p class="preamble">Searching the collection…</p>'
+    valid = {s["number"]: s.get("title", "") for s in answer.get("sources", [])}
     body = answer_html(t, text, verdict_map(turn.get("verdicts")), valid)
     meta = []
-    if not turn.get("pending"):
+    if turn.get("stopped"):
+        meta.append("stopped")
+    elif not turn.get("pending"):
         meta.append(esc(answer.get("backend", "")))
         if answer.get("sources"):
-            meta.append(f'<a href="#turn-{t}">sources</a>')
+            meta.append(f'<button type="button" class="cite-turn" data-turn="{t}">sources</button>')
         if answer.get("abstained"):
             meta.append("abstained: the evidence was too weak")
     else:
@@ -101,8 +151,9 @@ def verdict_map(verdicts: list[dict] | None) -> dict[str, dict]:
     return {v["sentence"]: v for v in verdicts or []}
 
 
-def answer_html(t: int, text: str, verdicts: dict[str, dict], valid: set[int]) -> str:
-    """The answer with ``[n]`` as links to turn ``t``'s sources and a support badge per sentence."""
+def answer_html(t: int, text: str, verdicts: dict[str, dict], valid: set[int] | dict[int, str]) -> str:
+    """The answer with ``[n]`` as buttons showing turn ``t``'s sources and a support badge per sentence;
+    ``valid`` holds the source numbers (or maps them to their titles, for the buttons' labels)."""
     from rag.support.statements import LIST_ITEM, parse_sentence
 
     out: list[str] = []
@@ -132,12 +183,15 @@ def answer_html(t: int, text: str, verdicts: dict[str, dict], valid: set[int]) -
     return "".join(out)
 
 
-def link_citations(t: int, escaped: str, valid: set[int]) -> str:
+def link_citations(t: int, escaped: str, valid: set[int] | dict[int, str]) -> str:
+    titles = valid if isinstance(valid, dict) else {}
+
     def repl(m: re.Match) -> str:
         n = int(m.group(1))
         if n not in valid:
             return m.group(0)
-        return f'<a class="cite" href="#src-{t}-{n}" data-turn="{t}" data-n="{n}">[{n}]</a>'
+        label = f"Source {n}: {titles[n]}" if titles.get(n) else f"Source {n}"
+        return f'<button type="button" class="cite" data-turn="{t}" data-n="{n}" aria-label="{esc(label)}">[{n}]</button>'
 
     return SIMPLE_MARKER.sub(repl, escaped)
 
@@ -218,16 +272,29 @@ def highlighted(abstract: str, highlight: list[str]) -> str:
 # -- export and collection -------------------------------------------------------------------------------------
 
 
-def export_markdown(turns: list[dict]) -> str:
+def export_markdown(turns: list[dict], header: dict[str, str] | None = None) -> str:
+    """The conversation as Markdown: a header (date, collection, settings), each answer with its
+    sentences' ✓/✗/? verdicts and references; failed and stopped turns are kept and marked."""
     lines = ["# Conversation", ""]
+    if header:
+        lines += [f"- {key}: {value}" for key, value in header.items()] + [""]
     refs: dict[str, str] = {}
     for t, turn in enumerate(turns, start=1):
         answer = turn.get("answer") or {}
         lines += [f"## {t}. {turn['question']}", ""]
-        if turn.get("error"):
-            lines += [f"*Error: {turn['error']}*", ""]
+        settings = turn.get("settings") or {}
+        asked_with = " · ".join(f"{k}={v}" for k, v in settings.items())
+        if turn.get("error") or turn.get("stopped"):
+            if turn.get("partial"):
+                lines += [turn["partial"], ""]
+            status = f"Failed: {turn['error']}" if turn.get("error") else "Stopped before the answer was finished."
+            lines += [f"*{status}*" + (f" ({asked_with})" if asked_with else ""), ""]
             continue
         lines += [answer.get("text", ""), ""]
+        if turn.get("verdicts"):
+            lines.append("Checked sentences (✓ supported by what it cites, ✗ not supported, ? cites nothing):")
+            lines += [f"- {_mark(v)} {v['sentence']}" for v in turn["verdicts"]]
+            lines.append("")
         by_number = {s["number"]: s for s in answer.get("sources", [])}
         cites = answer.get("citations", [])
         if cites:
@@ -238,11 +305,26 @@ def export_markdown(turns: list[dict]) -> str:
                 lines.append(f"- [{c['number']}] {c['title']} ({c['paper_id']})" + (f" {url}" if url else ""))
                 refs[c["paper_id"]] = f"- {c['title']} ({c['paper_id']})" + (f" {url}" if url else "")
             lines.append("")
-        lines.append(f"*Answered by {answer.get('backend', '?')}*")
+        lines.append(f"*Answered by {answer.get('backend', '?')}*" + (f" ({asked_with})" if asked_with else ""))
         lines.append("")
     if refs:
         lines += ["## All references", "", *sorted(refs.values()), ""]
     return "\n".join(lines)
+
+
+def _mark(verdict: dict) -> str:
+    """A sentence's verdict as one symbol, as its badge shows it."""
+    if not verdict.get("cited"):
+        return "?"
+    return "✓" if verdict.get("supported") else "✗"
+
+
+def header_markdown(stats, collection: str) -> str:
+    """The page header: the collection's name and size, then how to read the answers."""
+    size = "empty" if stats.papers == 0 else f"{stats.papers} paper{'s' if stats.papers != 1 else ''}"
+    return (f"## Ask the abstracts\nCollection **{esc(collection)}** · {size}. "
+            "Answers cite the papers as [n]; click one to see the source. "
+            "✓/✗ marks whether the checker found each sentence supported by what it cites.")
 
 
 def stats_markdown(stats) -> str:
