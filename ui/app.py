@@ -21,7 +21,7 @@ import threading
 import time
 import weakref
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # gradio reads this at import; we stay offline
 
@@ -169,7 +169,7 @@ class ChatApp:
         return out
 
     def _export_header(self, turns: list[dict]) -> dict[str, str]:
-        last = next((t["settings"] for t in reversed(turns) if t.get("settings")), {})
+        last: dict[str, Any] = next((t["settings"] for t in reversed(turns) if t.get("settings")), {})
         header = {"Exported": time.strftime("%Y-%m-%d %H:%M:%S %z"), "Collection": self.engine.settings.collection}
         if last:
             header["Answerer"] = last["answerer"]
@@ -364,7 +364,7 @@ EMPTY_HINT = ("The collection is empty: press “Load the sample corpus” above
               "under Collection with “Add to collection”.")
 
 
-def ui_words(message: str, paths: list[Path] = ()) -> str:
+def ui_words(message: str, paths: Sequence[Path] = ()) -> str:
     """A core error message as the UI says it: uploaded files by name (not their temporary path),
     the upload button instead of terminal commands."""
     for path in paths:

@@ -314,9 +314,9 @@ def export_markdown(turns: list[dict], header: dict[str, str] | None = None) -> 
 
 def _mark(verdict: dict) -> str:
     """A sentence's verdict as one symbol, as its badge shows it."""
-    if not verdict.get("cited"):
-        return "?"
-    return "✓" if verdict.get("supported") else "✗"
+    if verdict.get("supported"):
+        return "✓"
+    return "✗" if verdict.get("cited") and verdict.get("label") == "contradicted" else "?"
 
 
 def header_markdown(stats, collection: str) -> str:
@@ -324,7 +324,7 @@ def header_markdown(stats, collection: str) -> str:
     size = "empty" if stats.papers == 0 else f"{stats.papers} paper{'s' if stats.papers != 1 else ''}"
     return (f"## Ask the abstracts\nCollection **{esc(collection)}** · {size}. "
             "Answers cite the papers as [n]; click one to see the source. "
-            "✓/✗ marks whether the checker found each sentence supported by what it cites.")
+            "Each sentence is marked ✓ (supported by what it cites), ✗ (contradicts it) or ? (not stated there, or cites nothing).")
 
 
 def stats_markdown(stats) -> str:
