@@ -25,6 +25,15 @@ from .harness import Question
 BEIR_DEPTH = 100
 
 
+def beir_candidates(stats, configured: int) -> int:
+    """Chunks each retriever returns in a BEIR run: enough to rank BEIR_DEPTH papers (with a tenth to
+    spare) at the collection's chunks per paper, never fewer than ``configured``, at most 1000."""
+    if not stats.papers:
+        return configured
+    needed = -(-BEIR_DEPTH * stats.chunks * 11 // (stats.papers * 10))  # ceil(depth * chunks a paper * 1.1), exactly
+    return min(1000, max(configured, needed))
+
+
 @dataclass(frozen=True)
 class BeirDataset:
     """A BEIR dataset as `rag eval` uses it; ``name`` is the directory's name."""

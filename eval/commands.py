@@ -98,7 +98,7 @@ def cmd_eval_beir(args: argparse.Namespace) -> int:
     from rag.engine import Engine
     from rag.errors import InputError
 
-    from .beir import BEIR_DEPTH, load_beir
+    from .beir import BEIR_DEPTH, beir_candidates, load_beir
     from .harness import run_questions
 
     if args.questions:
@@ -108,12 +108,14 @@ def cmd_eval_beir(args: argparse.Namespace) -> int:
     out = args.out or Path(f"rag-eval-{dataset.collection}-{time.strftime('%Y%m%d-%H%M%S')}")
     args.collection = args.collection or dataset.collection
     settings = load_settings(args, top_k=args.k, retrieval=args.retrieval, sample_on_empty=False)
-    settings = settings.replace(candidates=max(settings.candidates, BEIR_DEPTH))  # enough chunks to rank 100 papers
     engine = Engine(settings, notify=notice)
     notice(f"BEIR {dataset.name}: {len(questions)} {args.split} queries; corpus into collection {engine.settings.collection} "
            f"at {engine.settings.chroma_url or engine.settings.index_dir}")
     report = engine.ingest([dataset.corpus], progress_bar("ingesting corpus"))
     notice(report.summary())
+    settings = settings.replace(candidates=beir_candidates(engine.stats(), settings.candidates))  # room for 100 papers
+    engine.close()
+    engine = Engine(settings, notify=notice)
     bar = progress_bar("evaluating")
     metrics = run_questions(questions, dataset.source, out, engine, backend=args.backend, judge=args.judge,
                             progress=lambda done, total: bar(done, total), answers=bool(args.answers), depth=BEIR_DEPTH)

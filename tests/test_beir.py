@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from eval.beir import load_beir
+from eval.beir import beir_candidates, load_beir
 from eval.metrics import ndcg, retrieval_metrics
 from rag.errors import InputError
 from rag.readers import read_papers
@@ -53,6 +53,15 @@ def test_load_beir_turns_queries_and_graded_qrels_into_questions():
     assert list(by_id) == ["q1", "q2", "q3"]  # q9 is not judged in the test split
     assert by_id["q1"].relevance == {"d1": 1, "d2": 2} and by_id["q1"].question == "saffron crocus harvest yield"
     assert by_id["q2"].gold_ids == ["d4"] and by_id["q2"].relevance == {"d4": 2}  # grade 0 is not gold
+
+
+def test_a_beir_run_fetches_enough_chunks_to_rank_100_papers():
+    from types import SimpleNamespace as Stats
+
+    assert beir_candidates(Stats(papers=3633, chunks=13327), 50) == 404  # NFCorpus: 3.7 chunks a paper
+    assert beir_candidates(Stats(papers=8, chunks=8), 50) == 110
+    assert beir_candidates(Stats(papers=10, chunks=500), 50) == 1000  # capped
+    assert beir_candidates(Stats(papers=0, chunks=0), 200) == 200
 
 
 def test_load_beir_says_what_is_missing(tmp_path):
