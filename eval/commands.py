@@ -34,6 +34,15 @@ def register(sub, common) -> None:
                    help="support checker: rules (offline), llm (the configured endpoint), auto (llm when one is configured)")
     p.add_argument("-k", type=int, help="papers given to the answerer (RAG_TOP_K)")
     p.add_argument("--limit", type=int, help="only the first N questions")
+    p.add_argument("--beir", type=Path, metavar="DIR",
+                   help="a BEIR dataset directory (corpus.jsonl, queries.jsonl, qrels/SPLIT.tsv): its corpus is "
+                   "ingested into the collection beir-NAME and its queries scored on retrieval (graded nDCG@10, recall@100)")
+    p.add_argument("--split", default="test", help="the BEIR qrels split to score (default: test)")
+    p.add_argument("--answers", action=argparse.BooleanOptionalAction, default=None,
+                   help="answer each question and check the answer (default), or --no-answers: score retrieval alone "
+                   "(the default with --beir)")
+    p.add_argument("--retrieval", choices=["hybrid", "bm25", "dense"],
+                   help="retrieval mode (RAG_RETRIEVAL): hybrid (default), or bm25 or dense alone")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser(
@@ -61,6 +70,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
         print(compare_runs(Path(args.action[1]), Path(args.action[2])))
         return 0
+    if args.beir:
+        return cmd_eval_beir(args)
     from .harness import run_eval
 
     if args.questions:
@@ -73,11 +84,47 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     load_questions(questions)  # a bad question file fails now, not after building the index
     out = args.out or Path(f"rag-eval-{time.strftime('%Y%m%d-%H%M%S')}")
-    engine = make_engine(args, top_k=args.k)
+    engine = make_engine(args, top_k=args.k, retrieval=args.retrieval)
     engine.ensure_ready(progress=progress_bar("ingesting sample"))
     bar = progress_bar("evaluating")
     metrics = run_eval(questions, out, engine, backend=args.backend, judge=args.judge, limit=args.limit,
-                       progress=lambda done, total: bar(done, total))
+                       progress=lambda done, total: bar(done, total), answers=args.answers is not False)
+    _finish(metrics, out)
+    return 0
+
+
+def cmd_eval_beir(args: argparse.Namespace) -> int:
+    """`rag eval --beir DIR`: ingest the corpus into its own collection (idempotent), then score the queries."""
+    from rag.cli import load_settings, notice, progress_bar
+    from rag.engine import Engine
+    from rag.errors import InputError
+
+    from .beir import BEIR_DEPTH, beir_candidates, load_beir
+    from .harness import run_questions
+
+    if args.questions:
+        raise InputError("Use --questions or --beir, not both.")
+    dataset = load_beir(args.beir, args.split)  # a bad dataset fails before any index is opened
+    questions = dataset.questions[: args.limit or None]
+    out = args.out or Path(f"rag-eval-{dataset.collection}-{time.strftime('%Y%m%d-%H%M%S')}")
+    args.collection = args.collection or dataset.collection
+    settings = load_settings(args, top_k=args.k, retrieval=args.retrieval, sample_on_empty=False)
+    engine = Engine(settings, notify=notice)
+    notice(f"BEIR {dataset.name}: {len(questions)} {args.split} queries; corpus into collection {engine.settings.collection} "
+           f"at {engine.settings.chroma_url or engine.settings.index_dir}")
+    report = engine.ingest([dataset.corpus], progress_bar("ingesting corpus"))
+    notice(report.summary())
+    settings = settings.replace(candidates=beir_candidates(engine.stats(), settings.candidates))  # room for 100 papers
+    engine.close()
+    engine = Engine(settings, notify=notice)
+    bar = progress_bar("evaluating")
+    metrics = run_questions(questions, dataset.source, out, engine, backend=args.backend, judge=args.judge,
+                            progress=lambda done, total: bar(done, total), answers=bool(args.answers), depth=BEIR_DEPTH)
+    _finish(metrics, out)
+    return 0
+
+
+def _finish(metrics: RunMetrics, out: Path) -> None:
     for line in summary_lines(metrics):
         print(line)
     from rag.cli import show
@@ -85,12 +132,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
     for warning in metrics.warnings:
         show(f"warning: {warning}", file=sys.stderr, redact=True)
     print(f"wrote {out}/results.jsonl, metrics.json, report.md, report.html")
-    return 0
 
 
 #: The summary metrics `rag eval` prints; report.md and metrics.json have them all.
-CONSOLE_KEYS = ("hit@5", "recall@5", "mrr", "ndcg@10", "citation_recall", "citation_precision", "faithfulness",
+CONSOLE_KEYS = ("hit@5", "recall@5", "mrr", "ndcg@10", "recall@100", "citation_recall", "citation_precision", "faithfulness",
                 "correctness", "abstention_recall", "answered_rate")
+
+RETRIEVAL_KEYS = ("hit@5", "recall@5", "mrr", "ndcg@10", "recall@100")
 
 
 def summary_lines(metrics: RunMetrics) -> list[str]:
@@ -100,6 +148,8 @@ def summary_lines(metrics: RunMetrics) -> list[str]:
     run = metrics.run or RunInfo()
     lines = [f"{run.n} questions, backend {run.backend}, judge {run.judge}, {run.duration_s} s"]
     for key in CONSOLE_KEYS:
+        if key not in metrics.summary or (run.judge == "none" and key not in RETRIEVAL_KEYS):
+            continue  # recall@100 is measured on BEIR runs; a retrieval-only run has no answers to score
         value = metrics.summary.get(key)
         text = "–" if value is None else (f"{value:.3f}" if key in ("mrr", "ndcg@10") else f"{value:.1%}")
         lines.append(f"  {key:20s} {text}")

@@ -32,6 +32,8 @@ PRICES = {
     "gpt-3.5-turbo": (0.50, 1.50),
 }
 MAX_CONSECUTIVE_ERRORS = 3
+#: The backend a retrieval-only run's rows carry: no answer was asked for.
+RETRIEVAL_ONLY = "none (retrieval only)"
 
 
 @dataclass
@@ -43,6 +45,7 @@ class Question:
     answer: str = ""
     key_facts: list[str] = field(default_factory=list)
     type: str = "untyped"
+    relevance: dict[str, int] = field(default_factory=dict)  # graded judgments by paper id (BEIR qrels); empty: binary
 
     @property
     def answerable(self) -> bool:
@@ -164,15 +167,34 @@ def run_eval(
     judge: str = "auto",
     limit: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    answers: bool = True,
 ) -> RunMetrics:
+    questions = load_questions(questions_file)[: limit or None]  # bad files fail before any work
+    return run_questions(questions, str(questions_file), out_dir, engine, backend, judge, progress, answers)
+
+
+def run_questions(
+    questions: list[Question],
+    source: str,
+    out_dir: Path,
+    engine,
+    backend: str | None = None,
+    judge: str = "auto",
+    progress: Callable[[int, int], None] | None = None,
+    answers: bool = True,
+    depth: int = 10,
+) -> RunMetrics:
+    """Score ``questions`` (read from ``source``) and write the run to ``out_dir``.
+
+    ``answers=False`` scores retrieval alone (no answerer, no checker); ``depth``: papers ranked per
+    question for the retrieval metrics (10; 100 adds recall@100)."""
     from rag.answerers.extractive import PREAMBLE
 
-    questions = load_questions(questions_file)[: limit or None]  # bad files fail before any work
     out_dir.mkdir(parents=True, exist_ok=True)
     engine.ensure_ready()
-    checker = make_judge(judge, engine)
-    scorer = Scorer(checker, skip_lines=(PREAMBLE,))
-    backend_name = engine.answerer(backend).name
+    checker = make_judge(judge, engine) if answers else None
+    scorer = Scorer(checker, skip_lines=(PREAMBLE,)) if answers else None
+    backend_name = engine.answerer(backend).name if answers else RETRIEVAL_ONLY
     started = time.time()
     results: list[EvalRow] = []
     partial = out_dir / "results.jsonl.partial"
@@ -180,7 +202,7 @@ def run_eval(
     with partial.open("w", encoding="utf-8") as fh:
         for i, q in enumerate(questions, start=1):
             try:
-                row = evaluate_one(q, engine, scorer, backend)
+                row = evaluate_one(q, engine, scorer, backend, depth) if scorer else evaluate_retrieval(q, engine, depth)
                 errors_in_a_row = 0
             except ServiceError as exc:  # one failing request should not sink a long run
                 errors_in_a_row += 1
@@ -203,33 +225,64 @@ def run_eval(
                 progress(i, len(questions))
     metrics = aggregate(results, min_evidence=engine.settings.min_evidence)
     metrics.run = RunInfo(
-        questions_file=str(questions_file),
+        questions_file=source,
         n=len(results),
         backend=backend_name,
-        judge=getattr(checker, "name", "rules"),
+        judge=getattr(checker, "name", "rules") if checker is not None else "none",
         settings_hash=engine.settings.settings_hash(),
         started=time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(started)),
         duration_s=round(time.time() - started, 1),
         k=engine.settings.top_k,
     )
-    metrics.checker = _checker_info(checker)
+    metrics.checker = _checker_info(checker) if checker is not None else None
     metrics.warnings = _failed(results) + _unknown_gold(questions, engine)
     _write(out_dir, results, metrics, partial)
     return metrics
 
 
-def evaluate_one(q: Question, engine, scorer: Scorer, backend: str | None) -> EvalRow:
+def _retrieval_scores(q: Question, ranked: list, depth: int) -> tuple[list[bool], dict[str, Any]]:
+    """Whether each ranked source is a right paper, and the question's retrieval metrics (none when unanswerable)."""
+    relevant = [q.is_gold(s.paper_id, s.title) for s in ranked]
+    if not q.answerable:
+        return relevant, {}
+    graded = bool(q.relevance)
+    return relevant, M.retrieval_metrics(
+        relevant,
+        n_relevant=max(len(q.gold_titles), len(q.gold_ids)),
+        grades=[q.relevance.get(s.paper_id, 0) for s in ranked] if graded else None,
+        ideal_grades=list(q.relevance.values()) if graded else None,
+        recall_depths=(depth,) if depth > 10 else (),
+    )
+
+
+def _retrieved(ranked: list, relevant: list[bool]) -> list[RetrievedPaper]:
+    """The top 10 as a row keeps them."""
+    return [RetrievedPaper(rank=s.number, paper_id=s.paper_id, title=s.title, score=s.score, relevant=r)
+            for s, r in zip(ranked[:10], relevant[:10])]
+
+
+def evaluate_retrieval(q: Question, engine, depth: int = 10) -> EvalRow:
+    """Retrieval alone: rank ``depth`` papers for the question and score them; nothing is answered."""
+    t0 = time.perf_counter()
+    evidence = engine.evidence(Query(q.question, k=depth))
+    ranked = list(evidence.sources[:depth])
+    relevant, m = _retrieval_scores(q, ranked, depth)
+    return EvalRow(
+        id=q.id, question=q.question, type=q.type, gold_titles=q.gold_titles, gold_ids=q.gold_ids,
+        answerable=q.answerable, backend=RETRIEVAL_ONLY, retrieved=_retrieved(ranked, relevant), metrics=m,
+        timings={"retrieve_s": round(evidence.retrieve_s, 4), "total_s": round(time.perf_counter() - t0, 4)},
+    )
+
+
+def evaluate_one(q: Question, engine, scorer: Scorer, backend: str | None, depth: int = 10) -> EvalRow:
     t0 = time.perf_counter()
     top_k = engine.settings.top_k
     query = Query(q.question, k=top_k, backend=backend)
-    evidence = engine.evidence(query.replace(k=max(10, top_k)))  # retrieved once: scored on 10, answered on top_k
+    evidence = engine.evidence(query.replace(k=max(depth, top_k)))  # retrieved once: scored on depth, answered on top_k
     answer = engine.answer(query, evidence.top(top_k), streaming=False).answer
-    retrieved = list(evidence.sources[:10]) if q.answerable else []
+    retrieved = list(evidence.sources[:depth]) if q.answerable else []
     t1 = time.perf_counter()
-    relevant = [q.is_gold(s.paper_id, s.title) for s in retrieved]
-    m: dict[str, Any] = {}
-    if q.answerable:
-        m.update(M.retrieval_metrics(relevant, n_relevant=max(len(q.gold_titles), len(q.gold_ids))))
+    relevant, m = _retrieval_scores(q, retrieved, depth)
     verdicts: list[dict] = []
     if not answer.abstained:
         scored = scorer.score(answer)
@@ -254,8 +307,7 @@ def evaluate_one(q: Question, engine, scorer: Scorer, backend: str | None) -> Ev
         backend=answer.backend,
         sources=list(answer.sources),
         citations=list(answer.citations),
-        retrieved=[RetrievedPaper(rank=s.number, paper_id=s.paper_id, title=s.title, score=s.score, relevant=r)
-                   for s, r in zip(retrieved, relevant)],
+        retrieved=_retrieved(retrieved, relevant),
         verdicts=[verdict_from_dict(v) for v in verdicts],
         metrics=m,
         timings={k: round(v, 4) for k, v in timings.items()},
@@ -297,12 +349,15 @@ def aggregate(results: list[EvalRow], min_evidence: float | None = None) -> RunM
     """Run-level metrics, overall and per question type, and the abstention curve over min_evidence thresholds
     (``min_evidence``: the configured one, marked on it); ``run``, ``checker`` and ``warnings`` are left to the caller."""
 
+    deep = [key for key in ("recall@100",) if any(key in r.metrics for r in results)]
+
     def summarise(rows: list[EvalRow]) -> dict[str, Any]:
         ok = [r for r in rows if not r.failed]
+        answered = [r for r in ok if r.backend != RETRIEVAL_ONLY]  # a retrieval-only row neither answers nor abstains
         out: dict[str, Any] = {"n": len(rows)}
-        for key in SUMMARY_KEYS:
+        for key in SUMMARY_KEYS[:4] + deep + SUMMARY_KEYS[4:]:
             out[key] = M.mean([r.metrics.get(key) for r in ok])
-        out.update(M.abstention_metrics([r.answerable for r in ok], [r.abstained for r in ok]))
+        out.update(M.abstention_metrics([r.answerable for r in answered], [r.abstained for r in answered]))
         totals = [r.total_s for r in ok if r.total_s is not None]
         out["latency_p50_s"] = M.percentile(totals, 50)
         out["latency_p95_s"] = M.percentile(totals, 95)

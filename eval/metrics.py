@@ -19,7 +19,8 @@ DEFINITIONS = {
     "hit@5": "share of answerable questions with a right paper among the top 5 retrieved",
     "recall@5": "share of each question's right papers found in the top 5, averaged",
     "mrr": "mean of 1/rank of the first right paper in the top 10 (0 when none)",
-    "ndcg@10": "normalised discounted cumulative gain of the top 10 with binary relevance",
+    "ndcg@10": "normalised discounted cumulative gain of the top 10 (gain: the relevance grade when judgments are graded, as in BEIR; else 1 for a right paper)",
+    "recall@100": "share of each question's right papers found in the top 100, averaged (BEIR runs)",
     "citation_recall": "share of answer sentences supported by the sources they cite (uncited sentences count as unsupported; ALCE)",
     "citation_precision": "share of citations that are needed: the sentence is supported and the cited source supports it alone or the others do not (ALCE)",
     "faithfulness": "share of answer statements supported by the sources the answer cites (RAGAS ratio)",
@@ -39,19 +40,45 @@ DEFINITIONS = {
 # -- retrieval --------------------------------------------------------------------------------------
 
 
-def retrieval_metrics(relevant: Sequence[bool], n_relevant: int, k: int = 5, ndcg_k: int = 10) -> dict[str, float]:
-    """``relevant[i]``: whether the paper at rank i+1 is a right one; ``n_relevant``: how many right papers exist."""
+def retrieval_metrics(
+    relevant: Sequence[bool],
+    n_relevant: int,
+    k: int = 5,
+    ndcg_k: int = 10,
+    grades: Sequence[int] | None = None,
+    ideal_grades: Sequence[int] | None = None,
+    recall_depths: Sequence[int] = (),
+) -> dict[str, float]:
+    """``relevant[i]``: whether the paper at rank i+1 is a right one; ``n_relevant``: how many right papers exist.
+
+    ``grades`` / ``ideal_grades``: graded relevance of the ranked papers and of every judged paper
+    (BEIR's qrels); nDCG then uses the grade as the gain, as trec_eval and pytrec_eval do. Without
+    them relevance is binary. ``recall_depths`` adds ``recall@d`` for each depth (e.g. 100)."""
     if n_relevant <= 0:
         raise ValueError("retrieval metrics need at least one relevant paper")
     first = next((i for i, r in enumerate(relevant[:ndcg_k]) if r), None)
-    dcg = sum(1.0 / math.log2(i + 2) for i, r in enumerate(relevant[:ndcg_k]) if r)
-    ideal = sum(1.0 / math.log2(i + 2) for i in range(min(n_relevant, ndcg_k)))
-    return {
+    gains = [float(g) for g in grades] if grades is not None else [float(r) for r in relevant]
+    ideal = sorted((float(g) for g in ideal_grades), reverse=True) if ideal_grades is not None else [1.0] * n_relevant
+    out = {
         f"hit@{k}": float(any(relevant[:k])),
         f"recall@{k}": sum(relevant[:k]) / n_relevant,
         "mrr": 0.0 if first is None else 1.0 / (first + 1),
-        f"ndcg@{ndcg_k}": dcg / ideal,
+        f"ndcg@{ndcg_k}": ndcg(gains, ideal, ndcg_k),
     }
+    for depth in recall_depths:
+        out[f"recall@{depth}"] = sum(relevant[:depth]) / n_relevant
+    return out
+
+
+def ndcg(gains: Sequence[float], ideal_gains: Sequence[float], k: int = 10) -> float:
+    """nDCG@k with linear gains and a log2(rank + 1) discount (trec_eval's ``ndcg_cut``).
+
+    ``gains``: the gain of each ranked item, best-ranked first; ``ideal_gains``: every relevant
+    item's gain (sorted here), from which the ideal ranking is built. 0 when nothing is relevant."""
+    dcg = sum(g / math.log2(i + 2) for i, g in enumerate(gains[:k]) if g > 0)
+    best = sorted((g for g in ideal_gains if g > 0), reverse=True)[:k]
+    idcg = sum(g / math.log2(i + 2) for i, g in enumerate(best))
+    return dcg / idcg if idcg else 0.0
 
 
 # -- citations ------------------------------------------------------------------------------------

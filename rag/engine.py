@@ -177,7 +177,9 @@ class Engine:
     def _search(self, text: str, k: int, query: Query, lexical: Lexical) -> list[Source]:
         from .retrieval import hybrid_search
 
-        return hybrid_search(text, k, self.store, self.embedder, lexical, self.settings.candidates, query.filters)
+        return hybrid_search(
+            text, k, self.store, self.embedder, lexical, self.settings.candidates, query.filters, self.settings.retrieval
+        )
 
     def search_query(self, query: Query) -> str:
         """The question to retrieve with: follow-ups are made standalone using the history."""

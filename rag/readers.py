@@ -308,9 +308,16 @@ def _paper_or_reason(item: Any) -> Paper | str:
 
 
 def _make_paper(rec: dict[str, Any]) -> Paper:
-    """The paper a record describes; a ``ValueError`` says why a record is not one."""
+    """The paper a record describes; a ``ValueError`` says why a record is not one.
+
+    BEIR's corpus records (``_id``, ``title``, ``text``) are read too: ``text`` stands for the
+    abstract and ``_id`` for the id, and a BEIR record with an empty title is titled by the first
+    words of its text (many BEIR corpora have untitled documents; a paper needs a title)."""
     title = _text(rec, "title", MAX_TITLE_CHARS)
-    abstract = _text(rec, "abstract" if rec.get("abstract") not in (None, "") else "summary", MAX_ABSTRACT_CHARS)
+    abstract_key = next((k for k in ("abstract", "summary", "text") if rec.get(k) not in (None, "")), "abstract")
+    abstract = _text(rec, abstract_key, MAX_ABSTRACT_CHARS)
+    if not title and abstract_key == "text" and abstract:
+        title = _first_words(abstract)
     if not title:
         raise ValueError("no title")
     if not abstract:
@@ -327,6 +334,14 @@ def _make_paper(rec: dict[str, Any]) -> Paper:
         year=_year(rec, raw_id),
         categories=_categories(rec.get("categories")),
     )
+
+
+def _first_words(text: str, words: int = 12, chars: int = 120) -> str:
+    """A stand-in title: the first ``words`` words of ``text`` (at most ``chars`` characters), with "…" when cut."""
+    head = " ".join(text.split()[:words])
+    if len(head) > chars:
+        head = head[: chars - 1].rsplit(" ", 1)[0] or head[: chars - 1]
+    return head if head == text else head.rstrip(" ,;:.") + "…"
 
 
 def derive_id(title: str) -> str:
@@ -370,7 +385,7 @@ def _text(rec: dict[str, Any], key: str, cap: int) -> str:
 
 
 def _raw_id(rec: dict[str, Any]) -> str:
-    for key in ("id", "paper_id", "arxiv_id", "doi"):
+    for key in ("id", "_id", "paper_id", "arxiv_id", "doi"):
         value = rec.get(key)
         if value is None or value == "":
             continue
@@ -485,7 +500,7 @@ def _url(rec: dict[str, Any], raw_id: str) -> str | None:
     key = "url" if rec.get("url") not in (None, "") else "link"
     value = rec.get(key)
     if value is None or value == "":
-        return _url_for(raw_id, rec.get("doi"))
+        return _url_for(raw_id, rec.get("doi")) or _metadata_url(rec.get("metadata"))
     if not isinstance(value, str):
         raise ValueError(f"{key} must be text, not {_kind(value)}")
     url = _clean(value)
@@ -494,6 +509,12 @@ def _url(rec: dict[str, Any], raw_id: str) -> str | None:
     if not re.match(r"https?://", url, re.IGNORECASE):
         raise ValueError(f"{key} '{_short(url)}' is not an http(s) link")
     return url
+
+
+def _metadata_url(meta: Any) -> str | None:
+    """BEIR's ``"metadata": {"url": ...}``, when it is an http(s) link (anything else is ignored, not a skip)."""
+    url = _clean(meta.get("url")) if isinstance(meta, dict) and isinstance(meta.get("url"), str) else ""
+    return url if re.match(r"https?://", url, re.IGNORECASE) and len(url) <= MAX_URL_CHARS else None
 
 
 def _url_for(raw_id: str, doi: Any) -> str | None:

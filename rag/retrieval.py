@@ -6,7 +6,8 @@ adds what the product needs on top: chunk hits grouped into papers (a paper scor
 best chunk), optional year/category filters applied to both sides, a persisted BM25
 index that is rebuilt only when the collection changes, and an *evidence* score per
 paper (0..1, higher = stronger) that the engine uses to decide whether to abstain.
-The fused score is llama-index's RRF: higher = more relevant.
+The fused score is llama-index's RRF: higher = more relevant. The ``retrieval`` setting can
+switch either side off (``bm25`` or ``dense`` alone), for ablations; grouping and evidence stay.
 
 Retrieval is deterministic: the same question on the same index gives the same papers,
 scores and order in every process. Each retriever's hits are ordered by score, then chunk
@@ -39,6 +40,7 @@ from llama_index.core.vector_stores import (
 )
 from llama_index.core.vector_stores.utils import metadata_dict_to_node
 
+from .errors import ConfigError
 from .types import Filters, Source
 
 if TYPE_CHECKING:
@@ -54,6 +56,7 @@ QUESTION_WORDS = frozenset(
     "collect abstract author research tell explain mean anyon someon way thing".split()
 )
 PASSAGES_PER_SOURCE = 3
+RETRIEVAL_MODES = ("hybrid", "bm25", "dense")  # the `retrieval` setting: both fused, or one alone
 TIE_SLACK = 8  # each retriever fetches this many extra hits, so equal scores at its cut are chosen by chunk id
 
 log = logging.getLogger("rag")
@@ -234,25 +237,37 @@ def hybrid_search(
     lexical: LexicalIndex,
     candidates: int,
     filters: Filters | None = None,
+    mode: str = "hybrid",
 ) -> list[Source]:
-    """The ``k`` best papers for ``question``, numbered from 1, highest fused score first."""
+    """The ``k`` best papers for ``question``, numbered from 1, highest fused score first.
+
+    ``mode``: ``hybrid`` fuses the dense and BM25 retrievers; ``dense`` or ``bm25`` uses that one
+    alone (an ablation). Alone, a retriever's hits still go through the same reciprocal-rank
+    fusion, which keeps its order and the score's scale; grouping and evidence are the same."""
+    if mode not in RETRIEVAL_MODES:
+        raise ConfigError(f"Unknown retrieval mode {mode!r}: set RAG_RETRIEVAL to one of {', '.join(RETRIEVAL_MODES)}.")
     filters = filters or Filters()
     n = max(1, min(candidates, lexical.n_docs))
     fetch = min(n + TIE_SLACK, lexical.n_docs)
-    dense = VectorStoreIndex.from_vector_store(store.vector_store, embed_model=embedder).as_retriever(
-        similarity_top_k=fetch, vector_store_kwargs={"where": _chroma_where(filters)} if filters else {}
-    )
-    try:
-        bm25 = _bm25_class()(existing_bm25=lexical.bm25, similarity_top_k=fetch, filters=_filters(filters))
-    except ValueError:  # every chunk was filtered out
-        return []
+    retrievers: list[BaseRetriever] = []
+    if mode in ("hybrid", "dense"):
+        dense = VectorStoreIndex.from_vector_store(store.vector_store, embed_model=embedder).as_retriever(
+            similarity_top_k=fetch, vector_store_kwargs={"where": _chroma_where(filters)} if filters else {}
+        )
+        retrievers.append(_Ranked(dense, n))
+    if mode in ("hybrid", "bm25"):
+        try:
+            bm25 = _bm25_class()(existing_bm25=lexical.bm25, similarity_top_k=fetch, filters=_filters(filters))
+        except ValueError:  # every chunk was filtered out
+            return []
+        retrievers.append(_Ranked(bm25, n))
     fusion = QueryFusionRetriever(
-        [_Ranked(dense, n), _Ranked(bm25, n)],
+        retrievers,
         llm=MockLLM(),  # explicit: never used with num_queries=1, and never the global Settings.llm
         mode=FUSION_MODES.RECIPROCAL_RANK,
         num_queries=1,
         use_async=False,
-        similarity_top_k=2 * n,  # every hit of both sides: none is cut before the sort below
+        similarity_top_k=len(retrievers) * n,  # every hit of every side: none is cut before the sort below
     )
     fused = sorted(fusion.retrieve(QueryBundle(question)), key=_fused_order)
 

@@ -95,6 +95,10 @@ class Settings(BaseModel):
     candidates: int = Field(
         default=50, ge=5, le=1000, description="Chunks each retriever (dense, BM25) returns before fusion."
     )
+    retrieval: Literal["hybrid", "bm25", "dense"] = Field(
+        default="hybrid",
+        description="hybrid: dense and BM25 fused by reciprocal rank; bm25 or dense: that retriever alone (ablations).",
+    )
     min_evidence: float = Field(
         default=0.34,
         ge=0.0,
