@@ -16,7 +16,8 @@ _SECRET_PARAM = re.compile(r"key|token|secret|passw|pwd|auth|sig|credential|sess
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s'\"<>`]+")
 #: Shapes of API keys and bearer tokens: ``sk-...``, ``hf_...``, ``ghp_...``, ``Bearer ...``.
 _KEY = re.compile(
-    r"\b(?:sk|pk|rk|hf|gh[pousr]|xox[abpr]|glpat|AKIA)[-_][A-Za-z0-9_\-]{16,}|\bBearer\s+[A-Za-z0-9_\-.=+/]{8,}",
+    r"\b(?:sk|pk|rk|xox[abpr]|glpat|AKIA)[-_][A-Za-z0-9_\-]{16,}|\b(?:hf|gh[pousr])_[A-Za-z0-9]{30,}"
+    r"|\bBearer\s+[A-Za-z0-9_\-.=+/]{8,}",
     re.IGNORECASE,
 )
 _TOKENISH = re.compile(r"^[A-Za-z0-9_\-.=+]{32,}$")

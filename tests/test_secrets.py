@@ -187,3 +187,10 @@ def test_the_engine_cache_is_keyed_by_a_digest_never_the_secret(tmp_path):
     assert re.fullmatch(r"[0-9a-f]{64}", key)
     assert key == rag._engine_key(Settings(index_dir=tmp_path / "i", openai_api_key=KEY, ui_password=PASSWORD))
     assert key != rag._engine_key(a.replace(openai_api_key=KEY + "2"))  # another key is another engine
+
+
+def test_file_names_that_start_like_a_token_prefix_are_not_masked():
+    """`hf_trending_abstracts.txt` is the sample's name, not a Hugging Face token."""
+    assert redact_text("Ingested hf_trending_abstracts.txt: 247 new") == "Ingested hf_trending_abstracts.txt: 247 new"
+    token = "hf_" + "AbCdEfGhIjKlMnOpQrStUvWxYz01234567"
+    assert token not in redact_text(f"export HF_TOKEN={token}")
