@@ -58,10 +58,46 @@ def test_badges_tell_a_contradiction_from_a_claim_the_sources_do_not_state():
 
     contradicted = badge({"cited": [1], "supported": False, "label": "contradicted", "score": 0.2,
                           "reasons": ["negation only in the source"]})
-    assert contradicted == ('<span class="badge no" title="contradicts the sources it cites: '
-                            'negation only in the source">✗</span>')
+    assert contradicted.startswith('<button type="button" class="badge no" aria-expanded="false"')
+    assert contradicted.endswith('>✗</button><span class="why" hidden>(contradicts the sources it cites: '
+                                 'negation only in the source)</span>')
     unstated = badge({"cited": [1], "supported": False, "label": "not_stated", "score": 0.3,
-                      "reasons": ["numbers not in the source: 5.1"]})
-    assert unstated == '<span class="badge na" title="not stated in the sources it cites: numbers not in the source: 5.1">?</span>'
+                      "reasons": ["numbers <b>not</b> in the source: 5.1"]})
+    assert unstated.endswith('>?</button><span class="why" hidden>(not stated in the sources it cites: '
+                             'numbers &lt;b&gt;not&lt;/b&gt; in the source: 5.1)</span>')
     older = badge({"cited": [1], "supported": False, "score": 0.3, "reasons": []})  # a verdict without a label
-    assert older == '<span class="badge na" title="not stated in the sources it cites">?</span>'
+    assert older.endswith('<span class="why" hidden>(not stated in the sources it cites)</span>')
+    assert badge({"cited": [], "supported": False}).endswith('<span class="why" hidden>(cites no source)</span>')
+    assert badge({"cited": [1], "supported": True, "score": 0.9}).startswith('<span class="badge ok"')  # ✓ needs no reason
+
+
+def test_the_reason_for_a_badge_follows_its_sentence_in_the_answer():
+    verdicts = {"Made up.": {"sentence": "Made up.", "cited": [2], "supported": False, "label": "not_stated",
+                             "reasons": ["words not in the source: made"]}}
+    html = answer_html(1, "Made up [2]. Next one.", verdicts, {2})
+    assert html.index('class="badge na"') < html.index('class="why" hidden>(not stated') < html.index("Next one.")
+    from ui.render import HEAD
+    assert "button.badge" in HEAD and "text.hidden = !text.hidden" in HEAD  # the click (or Enter/Space) toggles it
+
+
+
+def test_checked_answers_carry_a_legend_and_an_extractive_check_reads_as_quoted():
+    llm = chat_html([dict(TURN, answer=dict(TURN["answer"], backend="openai"))])
+    assert '<div class="legend">✓ supported by the cited source · ✗ the source says otherwise · ? not stated in the source</div>' in llm
+    extractive = chat_html([TURN])
+    assert "✓ = quoted from the source" in extractive and "supported by the cited source" not in extractive
+    assert 'class="legend"' not in chat_html([dict(TURN, verdicts=[])])  # nothing checked, nothing to explain
+    assert 'class="legend"' not in chat_html([dict(TURN, pending=True)])
+
+
+def test_removed_citations_are_named_under_the_answer():
+    chat = chat_html([dict(TURN, answer=dict(TURN["answer"], dropped_citations=[9, 12]))])
+    assert '<div class="dropped">[9], [12] removed: not a source</div>' in chat
+    assert 'class="dropped"' not in chat_html([TURN])
+
+
+def test_a_rewritten_follow_up_shows_what_was_searched():
+    rewritten = dict(TURN, question="and <its> speed?", answer=dict(TURN["answer"], search_query="alpha <speed> benchmarks"))
+    assert '<div class="searched">Searched for: alpha &lt;speed&gt; benchmarks</div>' in chat_html([rewritten])
+    same = dict(TURN, answer=dict(TURN["answer"], search_query=" is <i>ALPHA</i> fast? "))
+    assert "Searched for" not in chat_html([same]) and "Searched for" not in chat_html([TURN])

@@ -34,10 +34,18 @@ button.cite, button.cite-turn { font: inherit; font-weight: 600; color: var(--co
 button.cite-turn { font-weight: normal; }
 button.cite:hover, button.cite-turn:hover { text-decoration: underline; }
 button.cite:focus-visible, button.cite-turn:focus-visible { outline: 2px solid var(--color-accent); border-radius: 3px; }
-.badge { display: inline-block; font-size: 11px; line-height: 16px; padding: 0 5px; border-radius: 8px; margin-left: 3px; vertical-align: 1px; cursor: help; }
+.badge { display: inline-block; font-family: inherit; border: 0; margin-top: 0; margin-bottom: 0; font-size: 11px; line-height: 16px; padding: 0 5px; border-radius: 8px; margin-left: 3px; vertical-align: 1px; cursor: help; }
 .badge.ok { background: #dcfce7; color: #166534; }
 .badge.no { background: #fee2e2; color: #991b1b; }
 .badge.na { background: #f3f4f6; color: #4b5563; }
+button.badge { cursor: pointer; }
+button.badge:focus-visible { outline: 2px solid var(--color-accent); }
+.rag-turn .why { font-size: 12px; color: var(--body-text-color-subdued); font-style: italic; margin-left: 4px; }
+.rag-turn .why[hidden] { display: none; }
+.rag-turn .legend, .rag-turn .dropped, .rag-turn .searched { font-size: 12px; color: var(--body-text-color-subdued); margin-top: 4px; }
+.rag-chat .examples { display: flex; flex-direction: column; gap: 6px; align-items: center; margin-top: 12px; }
+button.example { font: inherit; font-size: 14px; color: var(--color-accent); background: none; border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 6px 10px; cursor: pointer; }
+button.example:focus-visible { outline: 2px solid var(--color-accent); }
 .rag-sources .turn-sources { display: none; }
 .rag-sources .turn-sources.latest { display: block; }
 .rag-sources.picked .turn-sources.latest { display: none; }
@@ -88,6 +96,15 @@ HEAD = """<script>
     if (r.top < 0 || r.top > window.innerHeight) target.scrollIntoView({block: "nearest"});  // panel off screen (phone)
   }
   document.addEventListener("click", (ev) => {
+    const why = ev.target.closest && ev.target.closest("#chat button.badge");
+    if (why) {  // ✗ or ?: show or hide the reason right after the sentence
+      const text = why.nextElementSibling;
+      if (text && text.classList.contains("why")) {
+        text.hidden = !text.hidden;
+        why.setAttribute("aria-expanded", String(!text.hidden));
+      }
+      return;
+    }
     const b = ev.target.closest && ev.target.closest("#chat .cite, #chat .cite-turn");
     if (!b) return;
     ev.preventDefault();
@@ -144,7 +161,34 @@ def turn_body(t: int, turn: dict) -> str:
             meta.append("abstained: the evidence was too weak")
     else:
         meta.append("writing…")
-    return body + f'<div class="meta">{" · ".join(meta)}</div>'
+    notes = legend(answer.get("backend", "")) if turn.get("verdicts") and not turn.get("pending") else ""
+    if not turn.get("pending"):
+        notes += answer_notes(turn["question"], answer)
+    return body + f'<div class="meta">{" · ".join(meta)}</div>' + notes
+
+
+#: How to read the badges, under every checked answer. An extractive answer quotes its sources, so its ✓
+#: says the sentence was quoted, not that it answers the question.
+LEGEND = "✓ supported by the cited source · ✗ the source says otherwise · ? not stated in the source"
+LEGEND_EXTRACTIVE = "✓ = quoted from the source (not a judgement that it answers the question) · ? = cites no source"
+
+
+def answer_notes(question: str, answer: dict) -> str:
+    """What was done to the answer out of sight: citations removed, a follow-up searched as a rewritten query."""
+    out = ""
+    dropped = answer.get("dropped_citations") or []
+    if dropped:
+        numbers = ", ".join(f"[{int(n)}]" for n in dropped)
+        out += f'<div class="dropped">{numbers} removed: not a source</div>'
+    searched = (answer.get("search_query") or "").strip()
+    if searched and " ".join(searched.split()).casefold() != " ".join(question.split()).casefold():
+        out += f'<div class="searched">Searched for: {esc(searched)}</div>'
+    return out
+
+
+def legend(backend: str) -> str:
+    text = LEGEND_EXTRACTIVE if backend == "extractive" else LEGEND
+    return f'<div class="legend">{esc(text)}</div>'
 
 
 def verdict_map(verdicts: list[dict] | None) -> dict[str, dict]:
@@ -197,14 +241,18 @@ def link_citations(t: int, escaped: str, valid: set[int] | dict[int, str]) -> st
 
 
 def badge(verdict: dict) -> str:
-    if not verdict.get("cited"):
-        return '<span class="badge na" title="cites no source">?</span>'
-    if verdict.get("supported"):
+    """✓ as a plain mark; ✗ and ? as a button (tap, click or keyboard) that shows why right after the sentence."""
+    if verdict.get("supported") and verdict.get("cited"):
         return f'<span class="badge ok" title="supported by its sources (checker score {verdict.get("score", 0):.2f})">✓</span>'
     reasons = "; ".join(verdict.get("reasons") or [])
-    if verdict.get("label") == "contradicted":
-        return f'<span class="badge no" title="{esc("contradicts the sources it cites: " + reasons)}">✗</span>'
-    return f'<span class="badge na" title="{esc("not stated in the sources it cites" + (": " + reasons if reasons else ""))}">?</span>'
+    if not verdict.get("cited"):
+        kind, mark, why = "na", "?", "cites no source"
+    elif verdict.get("label") == "contradicted":
+        kind, mark, why = "no", "✗", "contradicts the sources it cites: " + reasons
+    else:
+        kind, mark, why = "na", "?", "not stated in the sources it cites" + (": " + reasons if reasons else "")
+    return (f'<button type="button" class="badge {kind}" aria-expanded="false" aria-label="{esc(mark + " " + why)}">{mark}</button>'
+            f'<span class="why" hidden>({esc(why)})</span>')
 
 
 # -- sources ------------------------------------------------------------------------------------------------
