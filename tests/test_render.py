@@ -1,5 +1,7 @@
 """The UI's HTML and Markdown, without a browser: links, badges, escaping, export."""
 
+import re
+
 from ui.render import answer_html, chat_html, export_markdown, highlighted, sources_html
 
 SOURCES = [
@@ -101,3 +103,12 @@ def test_a_rewritten_follow_up_shows_what_was_searched():
     assert '<div class="searched">Searched for: alpha &lt;speed&gt; benchmarks</div>' in chat_html([rewritten])
     same = dict(TURN, answer=dict(TURN["answer"], search_query=" is <i>ALPHA</i> fast? "))
     assert "Searched for" not in chat_html([same]) and "Searched for" not in chat_html([TURN])
+
+
+def test_sources_show_a_relevance_word_with_the_numbers_kept_in_a_title():
+    weak = dict(SOURCES[1], number=3, paper_id="p3", evidence=0.36, score=0.0164)
+    panel = sources_html([dict(TURN, answer=dict(TURN["answer"], sources=[*SOURCES, weak]))])
+    assert '<span class="relevance" title="evidence 0.80 (0..1) · retrieval score 0.0300 (fused rank score)">strong match</span>' in panel
+    assert ">good match</span>" in panel and ">weak match</span>" in panel
+    visible = re.sub(r'title="[^"]*"', "", panel)
+    assert not re.search(r"0\.0\d{3}", visible) and "retrieval score" not in visible  # raw fused scores only on hover

@@ -297,8 +297,9 @@ def source_card(t: int, src: dict, highlight: list[str]) -> str:
     authors = src.get("authors") or []
     if authors:
         meta.append(esc(", ".join(authors[:3]) + (" et al." if len(authors) > 3 else "")))
-    meta.append(f"retrieval score {src['score']:.4f}")
-    meta.append(f"evidence {src.get('evidence', 0):.2f}")
+    evidence = src.get("evidence", 0) or 0
+    numbers = f"evidence {evidence:.2f} (0..1) · retrieval score {src['score']:.4f} (fused rank score)"
+    meta.append(f'<span class="relevance" title="{numbers}">{relevance(evidence)} match</span>')
     return (
         f'<article class="source" id="src-{t}-{src["number"]}">'
         f'<div class="title">[{src["number"]}] {title_html}</div>'
@@ -306,6 +307,16 @@ def source_card(t: int, src: dict, highlight: list[str]) -> str:
         f'<div class="abstract">{highlighted(src.get("text", ""), highlight)}</div>'
         "</article>"
     )
+
+
+#: Relevance words for a source's evidence score (0..1), highest first. The engine abstains when the best
+#: source is below ``min_evidence`` (0.34 by default), so "weak" is anything within about 0.1 of that floor,
+#: "good" clearly above it (>= 0.45) and "strong" well above it (>= 0.6). The raw numbers stay in a title.
+RELEVANCE = ((0.6, "strong"), (0.45, "good"))
+
+
+def relevance(evidence: float) -> str:
+    return next((word for floor, word in RELEVANCE if evidence >= floor), "weak")
 
 
 def highlighted(abstract: str, highlight: list[str]) -> str:
