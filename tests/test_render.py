@@ -112,3 +112,32 @@ def test_sources_show_a_relevance_word_with_the_numbers_kept_in_a_title():
     assert ">good match</span>" in panel and ">weak match</span>" in panel
     visible = re.sub(r'title="[^"]*"', "", panel)
     assert not re.search(r"0\.0\d{3}", visible) and "retrieval score" not in visible  # raw fused scores only on hover
+
+
+def test_the_empty_conversation_offers_example_questions_as_buttons():
+    html = chat_html([], ["Is <b>alpha</b> fast?", "Why?"])
+    assert '<button type="button" class="example" data-q="Is &lt;b&gt;alpha&lt;/b&gt; fast?">Is &lt;b&gt;alpha&lt;/b&gt; fast?</button>' in html
+    assert html.count('class="example"') == 2 and "Ask a question" in html
+    assert 'class="examples"' not in chat_html([])  # an empty or unknown collection: no examples
+    from ui.render import HEAD
+    assert "#chat button.example" in HEAD and '"#question textarea"' in HEAD  # a click fills the question box
+
+
+def test_example_questions_are_the_samples_when_their_papers_are_in_the_collection():
+    import json
+    from types import SimpleNamespace
+
+    from ui.app import SAMPLE_EXAMPLES, example_questions
+
+    def engine(papers, titles):
+        where = []
+        collection = SimpleNamespace(get=lambda **kw: where.append(kw["where"]) or {"metadatas": [{"title": t} for t in titles]})
+        return SimpleNamespace(stats=lambda: SimpleNamespace(papers=papers), store=SimpleNamespace(collection=collection))
+
+    assert example_questions(engine(0, [])) == []
+    assert example_questions(engine(5, [])) == []
+    assert example_questions(engine(247, [t for _, t in SAMPLE_EXAMPLES[:2]])) == [q for q, _ in SAMPLE_EXAMPLES[:2]]
+    evaluated = {json.loads(line)["question"]: json.loads(line)["gold_titles"] for line in open("eval/data/questions.jsonl")}
+    assert all(evaluated[q] == [t] for q, t in SAMPLE_EXAMPLES)  # the eval set's questions, with its gold papers
+    sample = open("rag/data/hf_trending_abstracts.txt", encoding="utf-8").read().splitlines()
+    assert all(t in sample for _, t in SAMPLE_EXAMPLES)  # and the bundled sample holds those papers

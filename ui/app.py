@@ -46,6 +46,31 @@ def allowed_models(settings) -> list[str]:
     return list(dict.fromkeys([settings.model, *settings.ui_models]))
 
 
+#: Questions from eval/data/questions.jsonl that the bundled sample answers, each with its paper's title:
+#: offered on the empty conversation when that paper is in the collection.
+SAMPLE_EXAMPLES = (
+    ("What speedup does Lookahead decoding give, and does it need a draft model?",
+     "Break the Sequential Dependency of LLM Inference Using Lookahead Decoding"),
+    ("How much peak GPU memory does CompAct save during LLM training, and how?",
+     "CompAct: Compressed Activations for Memory-Efficient LLM Training"),
+    ("What is any4 and which 4-bit formats does it beat?", "any4: Learned 4-bit Numeric Representation for LLMs"),
+)
+
+
+def example_questions(engine: Engine) -> list[str]:
+    """The sample's example questions whose paper is in the collection (none for an empty or other collection)."""
+    if engine.stats().papers == 0:
+        return []
+    try:
+        found = engine.store.collection.get(where={"title": {"$in": [t for _, t in SAMPLE_EXAMPLES]}},
+                                            include=["metadatas"])
+    except Exception:  # examples are a nicety: never let them break the page
+        log.debug("looking up example papers failed", exc_info=True)
+        return []
+    titles = {meta.get("title") for meta in found["metadatas"]}
+    return [q for q, title in SAMPLE_EXAMPLES if title in titles]
+
+
 class ChatApp:
     """The UI's behaviour, separate from its layout so each handler stays small."""
 
@@ -196,7 +221,8 @@ class ChatApp:
 
     def clear(self, turns: list[dict] | None = None) -> tuple:
         self.stop(turns or [])  # a running answer stops (its event is cancelled too)
-        return (chat_html([]), sources_html([]), [], gr.update(value=None, interactive=False), gr.update(visible=False),
+        return (chat_html([], example_questions(self.engine)), sources_html([]), [], gr.update(value=None, interactive=False),
+                gr.update(visible=False),
                 *_locked(False))
 
     # -- API -------------------------------------------------------------------------------------------
@@ -279,7 +305,7 @@ def build_app(engine: Engine) -> gr.Blocks:
             sample_btn = gr.Button("Load the sample corpus", elem_id="load-sample", variant="secondary")
         with gr.Row(equal_height=False):
             with gr.Column(scale=3):
-                chat = gr.HTML(chat_html([]), elem_id="chat")
+                chat = gr.HTML(chat_html([], example_questions(engine)), elem_id="chat")
                 with gr.Row():
                     question = gr.Textbox(placeholder="Ask about the papers, e.g. How can the KV cache be compressed?",
                                           show_label=False, scale=6, elem_id="question", autofocus=True)

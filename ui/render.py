@@ -96,6 +96,16 @@ HEAD = """<script>
     if (r.top < 0 || r.top > window.innerHeight) target.scrollIntoView({block: "nearest"});  // panel off screen (phone)
   }
   document.addEventListener("click", (ev) => {
+    const ex = ev.target.closest && ev.target.closest("#chat button.example");
+    if (ex) {  // an example question fills the box (Gradio listens for input events), ready to Ask or edit
+      const box = document.querySelector("#question textarea");
+      if (box) {
+        box.value = ex.dataset.q;
+        box.dispatchEvent(new Event("input", {bubbles: true}));
+        box.focus();
+      }
+      return;
+    }
     const why = ev.target.closest && ev.target.closest("#chat button.badge");
     if (why) {  // ✗ or ?: show or hide the reason right after the sentence
       const text = why.nextElementSibling;
@@ -127,9 +137,12 @@ def safe_url(url: str | None) -> str | None:
 # -- chat ------------------------------------------------------------------------------------------------
 
 
-def chat_html(turns: list[dict]) -> str:
+def chat_html(turns: list[dict], examples: list[str] | tuple[str, ...] = ()) -> str:
+    """The conversation; with no turns yet, an invitation and ``examples``: buttons that fill the question box."""
     if not turns:
-        return '<div class="rag-chat"><div class="empty">Ask a question about the papers in the collection.</div></div>'
+        buttons = "".join(f'<button type="button" class="example" data-q="{esc(q)}">{esc(q)}</button>' for q in examples)
+        shown = f'<div class="examples"><span>Try one:</span>{buttons}</div>' if buttons else ""
+        return f'<div class="rag-chat"><div class="empty">Ask a question about the papers in the collection.{shown}</div></div>'
     parts = ['<div class="rag-chat">']
     for t, turn in enumerate(turns, start=1):
         parts.append(f'<div class="rag-turn" id="turn-msg-{t}">')
