@@ -159,6 +159,7 @@ def test_follow_up_keeps_each_answers_own_citations(app_url, fake_llm, page):
     page.wait_for_selector("#turn-msg-2 .badge", timeout=60_000)
     assert page.locator("#turn-msg-1 .cite").first.get_attribute("data-turn") == "1"
     assert page.locator("#turn-msg-2 .cite").first.get_attribute("data-turn") == "2"
+    assert "Searched for: What is the size of the zero-knowledge proof" in page.inner_text("#turn-msg-2")
     page.click("#turn-msg-1 .cite >> nth=0")  # the first answer's sources come back
     page.locator("#src-1-1").wait_for(state="visible", timeout=10_000)
     assert page.locator("#turn-2").is_hidden()
@@ -190,3 +191,19 @@ def test_empty_index_offers_the_sample_and_takes_uploads(empty_app_url, page, tm
     page.click("#add-files")
     page.wait_for_selector("#ingest-result:has-text('8 new')", timeout=120_000)
     page.wait_for_selector("#stats:has-text('255 papers')", timeout=30_000)
+
+
+def test_the_reason_for_a_question_mark_opens_from_the_keyboard(app_url, fake_llm, page):
+    fake_llm.enqueue("Arrays of 16 hydrophones were deployed [1]. Nobody has counted the fish.")
+    open_app(page, app_url)
+    ask(page, "How many hydrophones were deployed on the reefs?")
+    page.wait_for_selector("#chat button.badge.na", timeout=60_000)
+    assert "supported by the cited source" in page.inner_text("#chat .legend")
+    reason = page.locator("#chat .why").first
+    assert reason.is_hidden()
+    page.locator("#chat button.badge.na").first.focus()
+    page.keyboard.press("Enter")  # a real button: Enter (or a tap) shows why, right after the sentence
+    reason.wait_for(state="visible", timeout=5_000)
+    assert reason.inner_text() == "(cites no source)"
+    assert page.locator("#chat button.badge.na").first.get_attribute("aria-expanded") == "true"
+    page.keyboard.press("Tab")  # and the focus moves on through the page as usual
