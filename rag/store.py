@@ -171,6 +171,13 @@ class Store:
             found.setdefault(meta["paper_id"], {}).setdefault(meta["content_hash"], []).append(cid)
         return found
 
+    def titles_present(self, titles: list[str]) -> set[str]:
+        """Which of ``titles`` are titles of papers in the collection."""
+        if not titles:
+            return set()
+        res = self.collection.get(where={"$and": [{"title": {"$in": list(titles)}}, {"chunk": 0}]}, include=["metadatas"])
+        return {meta["title"] for meta in res["metadatas"]}
+
     def iter_records(self) -> Iterator[tuple[list[str], list[str], list[dict[str, Any]]]]:
         """All chunks, a page at a time: ``(ids, documents, metadatas)``."""
         offset = 0

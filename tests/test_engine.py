@@ -198,3 +198,9 @@ def test_the_engine_rewrites_follow_ups_with_an_explicit_rewriter(tiny_engine):
     history = [{"role": "user", "content": "How do zero-knowledge proofs verify model inference?"}]
     assert rewriter.rewrite(Query("How big is the proof?", history=history)).startswith("How do zero-knowledge")
     assert rewriter.rewrite(Query("How big is the proof?")) == "How big is the proof?"
+
+
+def test_the_store_says_which_titles_it_holds(tiny_engine):
+    held = "Coral Reef Acoustic Monitoring with Hydrophone Arrays"
+    assert tiny_engine.store.titles_present([held, "A Paper Nobody Wrote"]) == {held}
+    assert tiny_engine.store.titles_present([]) == set()

@@ -1,6 +1,7 @@
 """The UI's HTML and Markdown, without a browser: links, badges, escaping, export."""
 
 import re
+from pathlib import Path
 
 from ui.render import answer_html, chat_html, export_markdown, highlighted, sources_html
 
@@ -130,14 +131,15 @@ def test_example_questions_are_the_samples_when_their_papers_are_in_the_collecti
     from ui.app import SAMPLE_EXAMPLES, example_questions
 
     def engine(papers, titles):
-        where = []
-        collection = SimpleNamespace(get=lambda **kw: where.append(kw["where"]) or {"metadatas": [{"title": t} for t in titles]})
-        return SimpleNamespace(stats=lambda: SimpleNamespace(papers=papers), store=SimpleNamespace(collection=collection))
+        store = SimpleNamespace(titles_present=lambda asked: set(asked) & set(titles))
+        return SimpleNamespace(stats=lambda: SimpleNamespace(papers=papers), store=store)
 
     assert example_questions(engine(0, [])) == []
     assert example_questions(engine(5, [])) == []
     assert example_questions(engine(247, [t for _, t in SAMPLE_EXAMPLES[:2]])) == [q for q, _ in SAMPLE_EXAMPLES[:2]]
-    evaluated = {json.loads(line)["question"]: json.loads(line)["gold_titles"] for line in open("eval/data/questions.jsonl")}
+    root = Path(__file__).parents[1]
+    evaluated = {json.loads(line)["question"]: json.loads(line)["gold_titles"]
+                 for line in open(root / "eval" / "data" / "questions.jsonl", encoding="utf-8")}
     assert all(evaluated[q] == [t] for q, t in SAMPLE_EXAMPLES)  # the eval set's questions, with its gold papers
-    sample = open("rag/data/hf_trending_abstracts.txt", encoding="utf-8").read().splitlines()
+    sample = open(root / "rag" / "data" / "hf_trending_abstracts.txt", encoding="utf-8").read().splitlines()
     assert all(t in sample for _, t in SAMPLE_EXAMPLES)  # and the bundled sample holds those papers

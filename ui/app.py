@@ -62,12 +62,10 @@ def example_questions(engine: Engine) -> list[str]:
     if engine.stats().papers == 0:
         return []
     try:
-        found = engine.store.collection.get(where={"title": {"$in": [t for _, t in SAMPLE_EXAMPLES]}},
-                                            include=["metadatas"])
+        titles = engine.store.titles_present([t for _, t in SAMPLE_EXAMPLES])
     except Exception:  # examples are a nicety: never let them break the page
         log.debug("looking up example papers failed", exc_info=True)
         return []
-    titles = {meta.get("title") for meta in found["metadatas"]}
     return [q for q, title in SAMPLE_EXAMPLES if title in titles]
 
 
