@@ -11,6 +11,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from browser import ask, chromium, open_app
 from conftest import TINY, free_port
 from fake_openai import FakeOpenAI, Reply
 
@@ -19,7 +20,6 @@ from rag.settings import Settings
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 XSS_PAPER = {
     "id": "xss-1",
     "title": "Sandboxed Markup Rendering for Untrusted Abstracts",
@@ -68,15 +68,8 @@ def empty_app_url(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Chromium is missing: `apt-get install -y chromium` (bash scripts/setup-dev.sh does it).")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"])
+    with chromium() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture
@@ -85,16 +78,6 @@ def page(browser):
     page = context.new_page()
     yield page
     context.close()
-
-
-def open_app(page, url):
-    page.goto(url)
-    page.wait_for_selector("#question textarea", timeout=60_000)
-
-
-def ask(page, question):
-    page.fill("#question textarea", question)
-    page.click("#ask")
 
 
 def test_api_ask_returns_text_and_citations(app_url, fake_llm):

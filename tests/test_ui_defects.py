@@ -5,10 +5,10 @@ OpenAI-compatible server (slow streams make streaming controllable); one over an
 """
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
+from browser import ask, chromium, open_app
 from conftest import TINY, free_port
 from fake_openai import FakeOpenAI, Reply
 
@@ -17,7 +17,6 @@ from rag.settings import Settings
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 UNDATED = {"id": "nodate-1", "title": "Tide Pool Census Without a Date",
            "abstract": "Volunteers counted hermit crabs in 40 tide pools. Counts rose after storms."}
 ANSWER = "The study deployed arrays of 16 hydrophones on three reefs for 11 months [1]. Acoustic richness declined by 30% [1]."
@@ -64,15 +63,8 @@ def app_url(engine):
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Chromium is missing: `apt-get install -y chromium` (bash scripts/setup-dev.sh does it).")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"])
+    with chromium() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture
@@ -81,16 +73,6 @@ def page(browser):
     page = context.new_page()
     yield page
     context.close()
-
-
-def open_app(page, url):
-    page.goto(url)
-    page.wait_for_selector("#question textarea", timeout=60_000)
-
-
-def ask(page, question):
-    page.fill("#question textarea", question)
-    page.click("#ask")
 
 
 def open_panel(page, selector):
