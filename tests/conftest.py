@@ -97,3 +97,12 @@ def sample_index(tmp_path_factory):
     engine = Engine(settings, notify=messages.append)
     engine.ensure_ready()
     return settings, engine, messages
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Debian Chromium for a module of browser tests (each module sets its own page size)."""
+    from browser import chromium
+
+    with chromium() as b:
+        yield b

@@ -18,7 +18,6 @@ from rag.errors import IndexDamagedError, IndexReadOnlyError, StorageError
 from rag.query import Query
 from rag.settings import Settings
 
-
 HOLDER = """
 import sys
 from pathlib import Path

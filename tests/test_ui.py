@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from browser import ask, chromium, open_app
+from browser import ask, open_app
 from conftest import TINY, free_port
 from fake_openai import FakeOpenAI, Reply
 
@@ -64,12 +64,6 @@ def empty_app_url(tmp_path_factory):
     app, url = start(Engine(settings, notify=lambda m: None))
     yield url
     app.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as b:
-        yield b
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from browser import ask, chromium, open_app
+from browser import ask, open_app
 from conftest import TINY, free_port
 from fake_openai import FakeOpenAI, Reply
 
@@ -59,12 +59,6 @@ def app_url(engine):
     app, url = serve(engine)
     yield url
     app.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as b:
-        yield b
 
 
 @pytest.fixture
