@@ -144,6 +144,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ask", parents=[common], help="answer a question with cited papers")
     p.add_argument("question")
     _answer_options(p)
+    p.add_argument("--grounding", choices=["auto", "on", "off"],
+                   help="check an LLM answer sentence by sentence against the sources (RAG_GROUNDING)")
     p.add_argument("--json", action="store_true", help="print the whole Answer as JSON")
     p.set_defaults(func=cmd_ask)
 
@@ -227,6 +229,7 @@ def load_settings(args: argparse.Namespace, **extra: Any):
         chroma_url=args.chroma_url,
         backend=getattr(args, "backend", None),
         model=getattr(args, "model", None),
+        grounding=getattr(args, "grounding", None),
         **extra,
     )
 
@@ -322,7 +325,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
     _ensure_ready(engine)
     stream = engine.stream(query)
     live = sys.stdout.isatty() and not args.json
+    shown = []
     for delta in stream:
+        shown.append(delta)
         if live:
             show(delta, end="", flush=True)
     answer = stream.answer
@@ -331,6 +336,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
         return 0
     if not live:
         show(answer.text, end="")
+    elif not answer.abstained and answer.text.split() != "".join(shown).split():
+        show("\n\nChecked against the sources (see the notes):\n" + answer.text, end="")  # grounding changed it
     print()
     if answer.citations:
         print("\nReferences:")

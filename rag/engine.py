@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Generator, Iterator, Sequence
 
 from .answerers.base import CANNOT_ANSWER, Draft
-from .citations import CitationFilter, clean_citations, flagged_sentences
+from .citations import CitationFilter, clean_citations, flagged_sentences, strip_markers
 from .errors import InputError
 from .query import Evidence, Query
 from .settings import Settings
@@ -27,6 +27,7 @@ from .types import Answer, Citation, Source
 
 if TYPE_CHECKING:
     from .answerers.openai_chat import OpenAIChatAnswerer
+    from .grounding import Grounder
     from .protocols import Answerer, Embedder, Lexical, QueryRewriter, Store
 
 log = logging.getLogger("rag")
@@ -127,6 +128,24 @@ class Engine:
                 self._rewriters[model] = LLMRewriter(self.llm_for(model).chat, s.history_turns, s.prompts_dir)
             return self._rewriters[model]
 
+    def grounder_for(self, backend: str | None = None) -> Grounder | None:
+        """Who checks an answer sentence by sentence (rag/grounding.py), or None: ``grounding`` on, or
+        auto and the local backend; never for the extractive backend, whose sentences are quoted."""
+        name = self.backend_for(backend)
+        mode = self.settings.grounding
+        if name == "extractive" or mode == "off" or (mode == "auto" and name != "local"):
+            return None
+        return self._grounder
+
+    @cached_property
+    def _grounder(self) -> Grounder:
+        from .answerers.extractive import PREAMBLE
+        from .grounding import Grounder, MemoEmbedder
+        from .support import AnswerChecker, SupportChecker
+
+        checker = AnswerChecker(SupportChecker(embedder=MemoEmbedder(self.embedder)), skip_lines=(PREAMBLE,))
+        return Grounder(checker, self.settings.grounding_unsupported, skip_lines=(PREAMBLE,))
+
     # -- ingest -------------------------------------------------------------------------------
     def ingest(self, paths, progress=None):
         from .ingestion import ingest_files
@@ -223,9 +242,10 @@ class Engine:
         started = time.perf_counter() - evidence.retrieve_s if started is None else started
         if not found or found[0].evidence < self.settings.min_evidence:
             return AnswerStream(iter(()), base, started, abstain=True)
+        grounder = self.grounder_for(query.backend)
         if streaming:
-            return AnswerStream(answerer.stream(query, found), base, started)
-        return AnswerStream(_later(lambda: answerer.answer(query, found)), base, started)
+            return AnswerStream(answerer.stream(query, found), base, started, grounder=grounder)
+        return AnswerStream(_later(lambda: answerer.answer(query, found)), base, started, grounder=grounder)
 
 
 class AnswerStream:
@@ -233,14 +253,16 @@ class AnswerStream:
     and the same chunks are replayed. ``.answer`` is the finished :class:`Answer`: reading it
     finishes the stream first if need be (as simonw/llm's ``Response.text()`` does), and it is
     the same object every time. The :class:`Answer` made at retrieval time is never changed:
-    the finished one is a new value."""
+    the finished one is a new value. With a ``grounder``, the text shown while streaming is the
+    model's; the finished answer is the grounded one (see rag/grounding.py)."""
 
-    def __init__(self, drafts: Iterator, base: Answer, started: float, abstain: bool = False):
+    def __init__(self, drafts: Iterator, base: Answer, started: float, abstain: bool = False,
+                 grounder: Grounder | None = None):
         self.sources = base.sources
         self._record = _Record()
         self._error: BaseException | None = None
         self._lock = threading.Lock()
-        self._producer = _produce(drafts, base, started, abstain, self._record)
+        self._producer = _produce(drafts, base, started, abstain, self._record, grounder)
 
     def __iter__(self) -> Iterator[str]:
         chunks = self._record.chunks
@@ -296,9 +318,10 @@ class _Record:
         self.answer: Answer | None = None
 
 
-def _produce(drafts: Iterator, base: Answer, started: float, abstain: bool, record: _Record) -> Generator[None, None, None]:
+def _produce(drafts: Iterator, base: Answer, started: float, abstain: bool, record: _Record,
+             grounder: Grounder | None = None) -> Generator[None, None, None]:
     """Run the answerer, recording each text chunk as it is to be shown, then the finished Answer
-    (a new value: ``base`` is left as it was).
+    (a new value: ``base`` is left as it was), grounded sentence by sentence when a ``grounder`` is given.
 
     A plain function, not a method: the stream holds this generator and the generator holds
     only the record, so dropping an unfinished stream closes the answerer's connection at once."""
@@ -332,6 +355,12 @@ def _produce(drafts: Iterator, base: Answer, started: float, abstain: bool, reco
             yield None
         text = draft.text
     text, used, dropped = clean_citations(text, valid)
+    grounded = None
+    if grounder is not None and not (abstain or draft.abstained) and text.strip():
+        t1 = time.perf_counter()
+        grounded = grounder.ground(text, base.sources)
+        text, used, _ = clean_citations(grounded.text, valid)
+        ground_s = time.perf_counter() - t1
     abstained = abstain or draft.abstained or not text.strip()
     if abstained and not abstain:
         text = abstention_text(base.sources)
@@ -339,6 +368,8 @@ def _produce(drafts: Iterator, base: Answer, started: float, abstain: bool, reco
         yield None
         used = []
     timings = dict(base.timings, answer_s=time.perf_counter() - t0, total_s=time.perf_counter() - started)
+    if grounded is not None:
+        timings["ground_s"] = ground_s
     by_number = {s.number: s for s in base.sources}
     flagged = [] if abstained or not dropped else flagged_sentences(draft.text, valid)
     notes = list(draft.notes) + [
@@ -347,6 +378,13 @@ def _produce(drafts: Iterator, base: Answer, started: float, abstain: bool, reco
     ]
     if dropped and not flagged:
         notes.append(f"dropped citations to unknown sources: {dropped}")
+    unsupported: list[str] = []
+    if grounded is not None:
+        notes.extend(grounded.notes)
+        if not abstained:
+            unsupported = list(grounded.unsupported)
+            regrounded = {strip_markers(new) for new, _, _ in grounded.recited}  # re-cited to a supporting source
+            flagged = [(sentence, markers) for sentence, markers in flagged if strip_markers(sentence) not in regrounded]
     if not abstained and not used:
         notes.append("the answer cites none of the sources: check it against them before trusting it")
     record.answer = dataclasses.replace(
@@ -356,7 +394,8 @@ def _produce(drafts: Iterator, base: Answer, started: float, abstain: bool, reco
         citations=[Citation(n, by_number[n].paper_id, by_number[n].title) for n in sorted(used)],
         dropped_citations=list(dropped),
         usage=dict(draft.usage),
-        flagged=[sentence for sentence, _ in flagged],
+        flagged=list(dict.fromkeys([sentence for sentence, _ in flagged] + unsupported)),
+        unsupported=unsupported,
         notes=notes,
         timings=timings,
     )

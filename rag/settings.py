@@ -122,6 +122,16 @@ class Settings(BaseModel):
     max_retries: int = Field(default=2, ge=0, le=10, description="Retries on 429/5xx/connection errors.")
     history_turns: int = Field(default=6, ge=0, le=50, description="Earlier chat messages sent to the LLM.")
     prompts_dir: Path | None = Field(default=None, description="Override directory for prompt templates.")
+    grounding: Literal["auto", "on", "off"] = Field(
+        default="auto",
+        description="Check an LLM answer sentence by sentence against its sources, fixing or attaching citations "
+        "(rag/grounding.py). auto: on for the local backend, off for openai; on: for every LLM answer; off: never. "
+        "Extractive answers quote their sources and are not checked again.",
+    )
+    grounding_unsupported: Literal["mark", "remove"] = Field(
+        default="mark",
+        description="What grounding does with a sentence no source supports: mark it (Answer.flagged) or remove it.",
+    )
 
     # -- first run ----------------------------------------------------------------
     sample_on_empty: bool = Field(

@@ -101,8 +101,11 @@ class Answer:
     usage: dict[str, int] = field(default_factory=dict)
     dropped_citations: list[int] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    #: Sentences (as shown) that cited something that is not a source: not grounded, whatever else they cite.
+    #: Sentences (as shown) that are not grounded: they cited something that is not a source (whatever else
+    #: they cite), or the grounding step found no source that supports them (those are also in ``unsupported``).
     flagged: list[str] = field(default_factory=list)
+    #: Sentences (as shown) that the grounding step (rag/grounding.py) found no source to support, kept and marked.
+    unsupported: list[str] = field(default_factory=list)
 
     def source(self, number: int) -> Source | None:
         return next((s for s in self.sources if s.number == number), None)
@@ -130,5 +133,6 @@ class Answer:
             "usage": self.usage,
             "dropped_citations": self.dropped_citations,
             "flagged": self.flagged,
+            "unsupported": self.unsupported,
             "notes": self.notes,
         }

@@ -1,7 +1,7 @@
 """A small OpenAI-compatible chat server on loopback, with scripted replies.
 
 Tests queue replies with :meth:`FakeOpenAI.enqueue`; each request takes the next one
-(or the default). ``.requests`` records every JSON body received, so tests can check
+(or, with none queued, what ``respond(request body)`` returns, or the default). ``.requests`` records every JSON body received, so tests can check
 what the client sent. Reply kinds:
 
 * ``text``: a normal completion (streamed as SSE when the request asks for a stream)
@@ -22,6 +22,7 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Callable
 
 
 @dataclass
@@ -40,11 +41,13 @@ class Reply:
 
 
 class FakeOpenAI:
-    def __init__(self, default: str = "Default answer [1]."):
+    def __init__(self, default: str = "Default answer [1].", respond: Callable[[dict], Reply | str] | None = None,
+                 port: int = 0):
         self.default = Reply(text=default)
+        self.respond = respond
         self.queue: deque[Reply] = deque()
         self.requests: list[dict] = []
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
@@ -78,6 +81,9 @@ class FakeOpenAI:
                 body = json.loads(self.rfile.read(length) or b"{}")
                 fake.requests.append({"path": self.path, "body": body, "auth": self.headers.get("Authorization")})
                 reply = fake.queue.popleft() if fake.queue else fake.default
+                if reply is fake.default and fake.respond is not None:
+                    made = fake.respond(body)
+                    reply = Reply(text=made) if isinstance(made, str) else made
                 if reply.delay:
                     time.sleep(reply.delay)
                 if reply.status != 200:

@@ -15,6 +15,8 @@ from urllib.parse import urlparse
 from rag.answerers.extractive import PREAMBLE
 from rag.chunking import split_sentences
 from rag.citations import SIMPLE_MARKER
+from rag.grounding import NOTE_PREFIX as GROUNDING_NOTE
+from rag.support.verdicts import NO_SOURCE_SUPPORTS
 
 CSS = """
 #chat { min-height: 420px; }
@@ -42,7 +44,7 @@ button.badge { cursor: pointer; }
 button.badge:focus-visible { outline: 2px solid var(--color-accent); }
 .rag-turn .why { font-size: 12px; color: var(--body-text-color-subdued); font-style: italic; margin-left: 4px; }
 .rag-turn .why[hidden] { display: none; }
-.rag-turn .legend, .rag-turn .dropped, .rag-turn .searched { font-size: 12px; color: var(--body-text-color-subdued); margin-top: 4px; }
+.rag-turn .legend, .rag-turn .dropped, .rag-turn .searched, .rag-turn .grounding { font-size: 12px; color: var(--body-text-color-subdued); margin-top: 4px; }
 .rag-chat .examples { display: flex; flex-direction: column; gap: 6px; align-items: center; margin-top: 12px; }
 button.example { font: inherit; font-size: 14px; color: var(--color-accent); background: none; border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 6px 10px; cursor: pointer; }
 button.example:focus-visible { outline: 2px solid var(--color-accent); }
@@ -193,6 +195,9 @@ def answer_notes(question: str, answer: dict) -> str:
     if dropped:
         numbers = ", ".join(f"[{int(n)}]" for n in dropped)
         out += f'<div class="dropped">{numbers} removed: not a source</div>'
+    for note in answer.get("notes") or []:  # what the grounding step did: citations fixed, sentences marked
+        if note.startswith(GROUNDING_NOTE):
+            out += f'<div class="grounding">{esc(note[len(GROUNDING_NOTE):])}</div>'
     searched = (answer.get("search_query") or "").strip()
     if searched and " ".join(searched.split()).casefold() != " ".join(question.split()).casefold():
         out += f'<div class="searched">Searched for: {esc(searched)}</div>'
@@ -259,7 +264,7 @@ def badge(verdict: dict) -> str:
         return f'<span class="badge ok" title="supported by its sources (checker score {verdict.get("score", 0):.2f})">✓</span>'
     reasons = "; ".join(verdict.get("reasons") or [])
     if not verdict.get("cited"):
-        kind, mark, why = "na", "?", "cites no source"
+        kind, mark, why = "na", "?", reasons if NO_SOURCE_SUPPORTS in reasons else "cites no source"
     elif verdict.get("label") == "contradicted":
         kind, mark, why = "no", "✗", "contradicts the sources it cites: " + reasons
     else:

@@ -42,3 +42,38 @@ def parse_sentence(sentence: str) -> Statement:
     cited = [int(n) for n in SIMPLE_MARKER.findall(sentence)]
     text = re.sub(r"\s+([.,;:!?])", r"\1", SIMPLE_MARKER.sub("", sentence).strip())
     return Statement(text, list(dict.fromkeys(cited)))
+
+
+#: Sentences about the answer or the sources rather than about the papers' content: lead-ins
+#: ("Based on the sources, here is what they say:") and abstentions ("The sources do not say ...").
+_ABOUT_SOURCES = re.compile(
+    r"\b(sources?|abstracts?|context|papers?|documents?|excerpts?|evidence|information)\b.{0,60}?"
+    r"\b(do(es)?\s+not|don't|doesn't|did\s+not|no|not|neither|nor)\b.{0,40}?"
+    r"\b(mention|say|state|specify|provide|contain|report|include|discuss|address|give|describe|cover|enough)",
+    re.IGNORECASE,
+)
+_CANNOT = re.compile(r"\b(INSUFFICIENT_EVIDENCE|I (cannot|can't|am unable to)|not enough information)\b", re.IGNORECASE)
+#: Words that carry no claim in a lead-in or a wrap-up sentence (stemmed like content terms).
+_DISCOURSE = (
+    "according answer based context document evidence excerpt find finding follow following found given here "
+    "information key list mention note overall point provid question regard relat relevant say source summar "
+    "summari summary the these topic answer detail main abstract describ discuss"
+)
+
+
+def is_claim(sentence: str) -> bool:
+    """Whether an answer sentence states something about the papers that a source must support.
+
+    Not claims: a lead-in ending in ":" ("Here is what the sources report:"), a sentence made only of
+    discourse words ("Based on the sources, in summary:"), and an abstention ("The sources do not
+    mention the memory cost.", "INSUFFICIENT_EVIDENCE")."""
+    from .text import content_terms, entities, numbers
+
+    text = parse_sentence(sentence).text
+    if not re.search(r"[A-Za-z0-9]", text) or _CANNOT.search(text) or _ABOUT_SOURCES.search(text):
+        return False
+    if numbers(text) or entities(text):
+        return True
+    if text.rstrip().endswith(":"):
+        return False
+    return bool(content_terms(text) - content_terms(_DISCOURSE))

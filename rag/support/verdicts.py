@@ -19,6 +19,8 @@ from .text import strip_markers
 #: ``supports(text, numbers)``: do the sources ``numbers``, read together, support ``text``?
 Support = Callable[[str, list[int]], bool]
 NOT_A_SOURCE = "cited a number that is not a source"
+#: The reason given for a sentence the grounding step found no source to support (``Answer.unsupported``).
+NO_SOURCE_SUPPORTS = "no retrieved source supports it"
 
 
 class Judge(Protocol):
@@ -127,6 +129,7 @@ class AnswerChecker:
             return []
         sources = {s.number: s.text for s in answer.sources}
         flagged = [strip_markers(f) for f in getattr(answer, "flagged", [])]
+        unsupported = [strip_markers(f) for f in getattr(answer, "unsupported", [])]
         verdicts = judge_sentences(self.statements(answer), self.supports(answer))
         for v in verdicts:
             checked = self.verdict(v.sentence, v.cited, sources) if v.cited else None
@@ -134,7 +137,9 @@ class AnswerChecker:
             v.reasons = list(checked.reasons) if checked else ["cites no source"]
             # a sentence citing a non-source is unsupported whatever its sources say: not a contradiction then
             v.label = checked.label if checked and checked.supported == v.supported else default_label(v.supported)
-            if _is_flagged(v.sentence, flagged):
+            if _is_flagged(v.sentence, unsupported):
+                v.reasons.insert(0, NO_SOURCE_SUPPORTS)
+            elif _is_flagged(v.sentence, flagged):
                 v.reasons.insert(0, NOT_A_SOURCE)
         return verdicts
 
