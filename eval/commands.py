@@ -1,4 +1,4 @@
-"""`rag eval` and `rag eval-claims`, registered through the ``rag.commands`` entry point.
+"""`rag eval`, `rag eval-claims` and `rag bench`, registered through the ``rag.commands`` entry point.
 
 Registering imports nothing heavy; each command imports the harness when it runs.
 """
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 
 def register(sub, common) -> None:
-    """Add `rag eval` and `rag eval-claims` (the `rag.commands` entry point)."""
+    """Add `rag eval`, `rag eval-claims` and `rag bench` (the `rag.commands` entry point)."""
     p = sub.add_parser(
         "eval",
         parents=[common],
@@ -57,6 +57,10 @@ def register(sub, common) -> None:
     p.add_argument("file", type=Path)
     p.add_argument("--judge", choices=["rules", "llm"], default="rules", help="rules (offline, default) or llm")
     p.set_defaults(func=cmd_eval_claims)
+
+    from .bench.cli import add_parser as add_bench
+
+    add_bench(sub)
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
