@@ -167,7 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _answer_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("-k", type=int, help="papers given to the answerer (RAG_TOP_K, default 5)")
-    p.add_argument("--backend", choices=["auto", "extractive", "openai"], help="answerer (RAG_BACKEND)")
+    p.add_argument("--backend", choices=["auto", "extractive", "openai", "local"], help="answerer (RAG_BACKEND)")
     p.add_argument("--model", help="chat model for the openai backend (RAG_MODEL)")
     _filter_options(p)
 

@@ -13,6 +13,7 @@ and must be text; Gradio's cache and our exports are deleted after :data:`CACHE_
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import shutil
@@ -292,6 +293,8 @@ def build_app(engine: Engine) -> gr.Blocks:
     stats = engine.stats()
     llm_configured = bool(engine.settings.openai_api_key or engine.settings.openai_base_url)
     backends = ["extractive", "openai"] if llm_configured else ["extractive"]
+    if engine.settings.backend == "local" or importlib.util.find_spec("xllamacpp") is not None:
+        backends.append("local")  # the `local` extra is installed: llama.cpp on this machine
 
     with gr.Blocks(title="Ask the abstracts", analytics_enabled=False, delete_cache=(CACHE_TTL_S, CACHE_TTL_S)) as app:
         turns = gr.State([])
