@@ -92,11 +92,10 @@ class LocalServer:
         ready = threading.Event()
         out = self._proc.stdout
 
-        def watch() -> None:
+        def watch() -> None:  # reads to the end: a full pipe would stall the server's logging, and with it the server
             for line in out:
                 if line.decode(errors="replace").strip() == READY:
                     ready.set()
-                    return
 
         threading.Thread(target=watch, daemon=True).start()
         deadline = time.monotonic() + self.startup_timeout
@@ -127,7 +126,7 @@ class LocalServer:
         """Stop the server (no-op when it is not running)."""
         proc, self._proc = self._proc, None
         if proc is not None:
-            for stream in (proc.stdin, proc.stdout):
+            for stream in (proc.stdin,):
                 try:
                     if stream:
                         stream.close()  # the child exits when its stdin closes
