@@ -28,8 +28,9 @@ def register(sub, common) -> None:
     p.add_argument("action", nargs="*", metavar="compare DIR_A DIR_B", help="compare two earlier runs")
     p.add_argument("--questions", type=Path, help="question file (JSON lines); default: the shipped sample set")
     p.add_argument("--out", type=Path, help="run directory (default: ./rag-eval-DATE-TIME)")
-    p.add_argument("--backend", choices=["extractive", "openai"], help="answerer (default: as configured)")
-    p.add_argument("--model", help="chat model for the openai backend (RAG_MODEL)")
+    p.add_argument("--backend", choices=["extractive", "openai", "local"], help="answerer (default: as configured)")
+    p.add_argument("--model", help="chat model for the openai backend (RAG_MODEL), or with --backend local the "
+                   "local model: a preset such as qwen2.5-coder-0.5b, a .gguf path, a package or a URL (RAG_LOCAL_MODEL)")
     p.add_argument("--judge", choices=["auto", "rules", "llm"], default="auto",
                    help="support checker: rules (offline), llm (the configured endpoint), auto (llm when one is configured)")
     p.add_argument("-k", type=int, help="papers given to the answerer (RAG_TOP_K)")

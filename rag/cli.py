@@ -169,8 +169,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _answer_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("-k", type=int, help="papers given to the answerer (RAG_TOP_K, default 5)")
-    p.add_argument("--backend", choices=["auto", "extractive", "openai"], help="answerer (RAG_BACKEND)")
-    p.add_argument("--model", help="chat model for the openai backend (RAG_MODEL)")
+    p.add_argument("--backend", choices=["auto", "extractive", "openai", "local"], help="answerer (RAG_BACKEND)")
+    p.add_argument("--model", help="chat model for the openai backend (RAG_MODEL); with --backend local, "
+                   "the local model: a preset such as qwen2.5-coder-0.5b, a .gguf path, a package or a URL (RAG_LOCAL_MODEL)")
     _filter_options(p)
 
 
@@ -220,18 +221,22 @@ def show_json(data: object) -> None:
 
 
 def load_settings(args: argparse.Namespace, **extra: Any):
+    """The settings with the command's flags on top; ``--model`` picks the local model when the backend is local."""
     from .settings import Settings
 
-    return Settings.load(
+    settings = Settings.load(
         config_file=args.config,
         index_dir=args.index_dir,
         collection=args.collection,
         chroma_url=args.chroma_url,
         backend=getattr(args, "backend", None),
-        model=getattr(args, "model", None),
         grounding=getattr(args, "grounding", None),
         **extra,
     )
+    model = getattr(args, "model", None)
+    if model and settings.resolved_backend() == "local":
+        return settings.replace(local_model=model)
+    return settings.replace(model=model)
 
 
 def query_from(args: argparse.Namespace, k: int | None):

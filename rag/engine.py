@@ -26,8 +26,10 @@ from .settings import Settings
 from .types import Answer, Citation, Source
 
 if TYPE_CHECKING:
+    from .answerers.local import LocalAnswerer
     from .answerers.openai_chat import OpenAIChatAnswerer
     from .grounding import Grounder
+    from .local_server import LocalServer
     from .protocols import Answerer, Embedder, Lexical, QueryRewriter, Store
 
 log = logging.getLogger("rag")
@@ -49,6 +51,9 @@ class Engine:
         self._lexical_key: str | None = None
         self._llms: dict[str, OpenAIChatAnswerer] = {}
         self._rewriters: dict[str, QueryRewriter] = {}
+        self._local: LocalAnswerer | None = None
+        self._local_server: LocalServer | None = None
+        self._local_spec: str | None = None
 
     # -- heavy parts, built on first use -------------------------------------------------
     @cached_property
@@ -64,6 +69,9 @@ class Engine:
             store = self.__dict__.pop("store", None)
             self._lexical = None
             self._lexical_key = None
+            server, self._local_server, self._local = self._local_server, None, None
+        if server is not None:
+            server.stop()
         if store is not None:
             store.close()
 
@@ -88,6 +96,33 @@ class Engine:
                 self._llms[model] = OpenAIChatAnswerer(self.settings.replace(model=model))
             return self._llms[model]
 
+    def local_llm(self, spec: str | None = None) -> LocalAnswerer:
+        """The local backend's answerer for ``spec`` (default ``settings.local_model``); its llama.cpp server is
+        started (the model loaded) on first use, then reused until another model is asked for."""
+        from .answerers.local import LocalAnswerer
+        from .local_model import resolve_model
+        from .local_server import LocalServer, require_runtime
+
+        with self._lock:
+            s = self.settings
+            spec = spec or s.local_model
+            if (self._local is not None and self._local_server is not None and self._local_server.running
+                    and self._local_spec == spec):
+                return self._local
+            require_runtime()
+            model = resolve_model(spec, s.local_cache_dir, s.local_model_sha256 if spec == s.local_model else None)
+            if self._local_server is not None:
+                self._local_server.stop()
+            server = LocalServer(model, s.local_threads, s.local_context, s.local_startup_timeout)
+            url = server.start(self.notify)
+            self._local_server = server
+            # the ordinary OpenAI-compatible client, at our server (no key goes there; CPU answers may be slow)
+            chat_settings = s.model_copy(update={"openai_base_url": url, "openai_api_key": None,
+                                                 "model": model.name, "timeout": max(s.timeout, 300.0)})
+            self._local = LocalAnswerer(chat_settings, model.name)
+            self._local_spec = spec
+            return self._local
+
     def lexical(self) -> Lexical:
         """The BM25 index of the collection as it is now (rebuilt after an ingest, by any process)."""
         from .retrieval import build_lexical, lexical_key
@@ -101,7 +136,7 @@ class Engine:
             return self._lexical
 
     def backend_for(self, backend: str | None = None) -> str:
-        """``extractive`` or ``openai``: ``backend`` (None: the settings'; ``auto``: openai when an endpoint is configured)."""
+        """``extractive``, ``openai`` or ``local``: ``backend`` (None: the settings'; ``auto``: openai when an endpoint is configured)."""
         if backend is None:
             return self.settings.resolved_backend()
         if backend == "auto":
@@ -109,8 +144,11 @@ class Engine:
         return backend
 
     def answerer(self, backend: str | None = None, model: str | None = None) -> Answerer:
-        if self.backend_for(backend) == "openai":
+        resolved = self.backend_for(backend)
+        if resolved == "openai":
             return self.llm_for(model or self.settings.model)
+        if resolved == "local":
+            return self.local_llm(model)
         from .answerers.extractive import ExtractiveAnswerer
 
         return ExtractiveAnswerer(self.embedder, self.lexical())

@@ -17,7 +17,7 @@ from .errors import ConfigError, InputError
 from .types import Filters, Source
 
 MAX_QUESTION_CHARS = 4000
-BACKENDS = ("auto", "extractive", "openai")
+BACKENDS = ("auto", "extractive", "openai", "local")
 ROLES = ("user", "assistant")
 
 #: One earlier message: ``{"role": "user" | "assistant", "content": str}``.
@@ -30,7 +30,8 @@ class Query:
 
     ``k``: papers given to the answerer (None: ``settings.top_k``). ``history``: earlier
     turns, dicts or ``(role, content)`` pairs, kept as dicts. ``backend`` / ``model``: the
-    answerer for this query (None: the settings'). The question is kept with its
+    answerer for this query (None: the settings'); for the local backend ``model`` is its
+    ``local_model`` (a preset, path, package or URL). The question is kept with its
     whitespace collapsed."""
 
     question: str

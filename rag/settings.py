@@ -47,6 +47,8 @@ _WARNED_ENV: set[str] = set()
 _SECRET_FIELDS = {"openai_api_key", "ui_password"}
 #: Fields that do not shape an answer, so stay out of the settings hash.
 _UI_FIELDS = {"ui_username", "ui_models", "ui_max_upload_mb"}
+#: Fields of the local backend that change where or how fast, not what, it answers.
+_LOCAL_RUNTIME_FIELDS = {"local_cache_dir", "local_startup_timeout", "local_threads"}
 #: Fields that may carry credentials inside (``http://user:password@host``): shown masked.
 _URL_FIELDS = ("openai_base_url", "chroma_url")
 
@@ -56,11 +58,22 @@ def _user_dir(kind: str) -> Path:
 
     if kind == "data":
         return Path(platformdirs.user_data_dir(APP_NAME))
+    if kind == "cache":
+        return Path(platformdirs.user_cache_dir(APP_NAME))
     return Path(platformdirs.user_config_dir(APP_NAME))
 
 
 def default_index_dir() -> Path:
     return _user_dir("data") / "index"
+
+
+def default_model_cache_dir() -> Path:
+    return _user_dir("cache") / "models"
+
+
+#: The local backend's model unless ``local_model`` says otherwise (docs/local-models.md says why): a preset
+#: of rag/assets/local_models.json. Switching it means switching the `local` extra in pyproject.toml too.
+DEFAULT_LOCAL_MODEL = "qwen2.5-coder-1.5b"
 
 
 class Settings(BaseModel):
@@ -107,9 +120,10 @@ class Settings(BaseModel):
     )
 
     # -- answering --------------------------------------------------------------
-    backend: Literal["auto", "extractive", "openai"] = Field(
+    backend: Literal["auto", "extractive", "openai", "local"] = Field(
         default="auto",
-        description="auto: an OpenAI-compatible LLM when a key or base URL is set, else extractive.",
+        description="auto: an OpenAI-compatible LLM when a key or base URL is set, else extractive; "
+        "local: a GGUF model run by llama.cpp on this machine (the `local` extra).",
     )
     model: str = Field(default="gpt-4o-mini", description="Chat model name for the OpenAI-compatible backend.")
     openai_api_key: SecretStr | None = Field(default=None, description="API key (OPENAI_API_KEY).")
@@ -131,6 +145,22 @@ class Settings(BaseModel):
     grounding_unsupported: Literal["mark", "remove"] = Field(
         default="mark",
         description="What grounding does with a sentence no source supports: mark it (Answer.flagged) or remove it.",
+    )
+
+    # -- the local backend (pip install "rag-abstracts[local]") --------------------------
+    local_model: str = Field(
+        default=DEFAULT_LOCAL_MODEL,
+        description="GGUF model of the local backend: a preset (qwen2.5-coder-1.5b, qwen2.5-coder-0.5b, smollm2-135m), "
+        "a .gguf path, an installed package that ships one, "
+        "or an http(s) URL downloaded once into local_cache_dir (with local_model_sha256).",
+    )
+    local_model_sha256: str | None = Field(default=None, description="sha256 of the file at a local_model URL.")
+    local_threads: int = Field(default=2, ge=1, le=256, description="CPU threads llama.cpp uses.")
+    local_context: int = Field(default=4096, ge=512, le=131072, description="Context window (tokens) of the local model.")
+    local_startup_timeout: float = Field(default=300.0, gt=0, description="Seconds to wait for the local model to load.")
+    local_cache_dir: Path = Field(
+        default_factory=default_model_cache_dir,
+        description="Where downloaded or assembled local models are kept.",
     )
 
     # -- first run ----------------------------------------------------------------
@@ -188,7 +218,7 @@ class Settings(BaseModel):
             raise ConfigError(_explain(exc)) from None
 
     # -- derived --------------------------------------------------------------------
-    def resolved_backend(self) -> Literal["extractive", "openai"]:
+    def resolved_backend(self) -> Literal["extractive", "openai", "local"]:
         if self.backend != "auto":
             return self.backend
         return "openai" if (self.openai_api_key or self.openai_base_url) else "extractive"
@@ -208,7 +238,7 @@ class Settings(BaseModel):
         """A short, stable id of everything that shapes an answer (secrets excluded)."""
         from .redact import redact_url
 
-        data = self.model_dump(mode="json", exclude=_SECRET_FIELDS | _UI_FIELDS | {"index_dir", "sample_on_empty", "lock_timeout"})
+        data = self.model_dump(mode="json", exclude=_SECRET_FIELDS | _UI_FIELDS | _LOCAL_RUNTIME_FIELDS | {"index_dir", "sample_on_empty", "lock_timeout"})
         for name in _URL_FIELDS:  # a password in a URL is a secret too
             data[name] = redact_url(data[name])
         blob = json.dumps(data, sort_keys=True).encode()

@@ -19,6 +19,8 @@ from .errors import ConfigError
 PLACEHOLDERS: dict[str, frozenset[str]] = {
     "answer_system": frozenset(),
     "answer_user": frozenset({"sources", "question"}),
+    "local_answer_system": frozenset(),  # the local backend's: short, for small models
+    "local_answer_user": frozenset({"sources", "question"}),
     "condense_question": frozenset({"history", "question"}),
     "judge_claim": frozenset({"claim", "sources"}),
     "split_claims": frozenset({"sentence"}),

