@@ -69,11 +69,12 @@ class _SegmentBM25(BaseRetriever):
     Scores are bm25s's (``lucene`` BM25); the query is tokenised as llama-index's ``BM25Retriever`` does
     (no stopword list: stopwords are not indexed). Filters leave chunks out by their metadata."""
 
-    def __init__(self, lexical: Lexical, top_k: int, filters: MetadataFilters | None = None):
+    def __init__(self, lexical: Any, top_k: int, filters: MetadataFilters | None = None):
         super().__init__()
         self._lexical = lexical
         self._top_k = top_k
-        self._keep = build_metadata_filter_fn(lambda meta: meta, filters) if filters else None
+        same: Any = lambda meta: meta  # noqa: E731  # the filter is called with each chunk's metadata
+        self._keep = build_metadata_filter_fn(same, filters) if filters else None
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         from .segments import tokenize
@@ -155,7 +156,7 @@ def lexical_key(store: StoreLike) -> str:
     return f"{store.collection_key()}-{store.count()}-{BM25_STOPWORDS}"
 
 
-def build_lexical(store: StoreLike, cache_dir: Path, key: str, previous: Lexical | None = None) -> Lexical:
+def build_lexical(store: StoreLike, cache_dir: Path, key: str, previous: LexicalIndex | None = None) -> Lexical:
     """The BM25 index of the store's current contents (named ``key``), updated incrementally.
 
     The main segment comes from ``previous`` (this process's index before the change) or from the
