@@ -131,7 +131,7 @@ class Engine:
             key = lexical_key(self.store)
             if self._lexical is None or key != self._lexical_key:
                 cache = self.settings.index_dir / "bm25" / self.settings.collection
-                self._lexical = build_lexical(self.store, cache, key)
+                self._lexical = build_lexical(self.store, cache, key, previous=self._lexical)  # incremental
                 self._lexical_key = key
             return self._lexical
 

@@ -64,6 +64,10 @@ class Store(Protocol):
 
     def iter_records(self) -> Iterator[tuple[list[str], list[str], list[dict[str, Any]]]]: ...
 
+    def chunk_ids(self) -> list[str]: ...
+
+    def records(self, chunk_ids: list[str]) -> Iterator[tuple[list[str], list[str], list[dict[str, Any]]]]: ...
+
     def papers(self, paper_ids: list[str]) -> dict[str, tuple[dict[str, Any], Any]]: ...
 
     def titles_present(self, titles: list[str]) -> set[str]: ...
@@ -74,7 +78,7 @@ class Store(Protocol):
 class Lexical(Protocol):
     """A BM25 index over every chunk, and the term statistics evidence scoring uses."""
 
-    bm25: Any  #: the bm25s index the BM25 retriever searches
+    bm25: Any  #: the index the BM25 retriever searches (a :class:`rag.segments.MergedIndex`)
     n_docs: int
 
     def terms(self, text: str) -> list[str]: ...

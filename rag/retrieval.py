@@ -25,20 +25,20 @@ import shutil
 import threading
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterator
 
 import numpy as np
 from llama_index.core import VectorStoreIndex
 from llama_index.core.llms import MockLLM
 from llama_index.core.retrievers import BaseRetriever, QueryFusionRetriever
 from llama_index.core.retrievers.fusion_retriever import FUSION_MODES
-from llama_index.core.schema import NodeWithScore, QueryBundle
+from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle
 from llama_index.core.vector_stores import (
     FilterOperator,
     MetadataFilter,
     MetadataFilters,
 )
-from llama_index.core.vector_stores.utils import metadata_dict_to_node
+from llama_index.core.vector_stores.utils import build_metadata_filter_fn, metadata_dict_to_node
 
 from .errors import ConfigError
 from .types import Filters, Source
@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from .protocols import Embedder
     from .protocols import Lexical as LexicalIndex
     from .protocols import Store as StoreLike
+    from .segments import Segment
 
 BM25_STOPWORDS = "en"  # bm25s's short list; its longer "en_plus" found fewer right papers on our questions
 EVIDENCE_STOPWORDS = "en_plus"  # for evidence, question words ("what", "which", "how") must not count
@@ -62,26 +63,30 @@ TIE_SLACK = 8  # each retriever fetches this many extra hits, so equal scores at
 log = logging.getLogger("rag")
 
 
-@lru_cache(maxsize=1)
-def _bm25_class():
-    from llama_index.retrievers.bm25 import BM25Retriever
+class _SegmentBM25(BaseRetriever):
+    """BM25 over the incremental index (:mod:`rag.segments`): chunks sharing a term with the query, best first.
 
-    class MatchingBM25Retriever(BM25Retriever):
-        """BM25 that returns only chunks sharing a term with the query.
+    Scores are bm25s's (``lucene`` BM25); the query is tokenised as llama-index's ``BM25Retriever`` does
+    (no stopword list: stopwords are not indexed). Filters leave chunks out by their metadata."""
 
-        bm25s fills its top-k with zero-score chunks, and a filter's weight mask only
-        zeroes the excluded ones, so without this they would come back anyway.
-        """
+    def __init__(self, lexical: Any, top_k: int, filters: MetadataFilters | None = None):
+        super().__init__()
+        self._lexical = lexical
+        self._top_k = top_k
+        same: Any = lambda meta: meta  # noqa: E731  # the filter is called with each chunk's metadata
+        self._keep = build_metadata_filter_fn(same, filters) if filters else None
 
-        def _retrieve(self, query_bundle):
-            try:
-                hits = super()._retrieve(query_bundle)
-            except IndexError:  # an index out of step with its corpus: Lexical refuses those, but never fail a question
-                log.warning("The BM25 index does not match its corpus: searching by meaning only for this question.")
-                return []
-            return [n for n in hits if (n.score or 0.0) > 0.0]
+    def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        from .segments import tokenize
 
-    return MatchingBM25Retriever
+        tokens = tokenize([query_bundle.query_str], None, self._lexical.stemmer)
+        index = self._lexical.bm25
+        hits = index.top(tokens[0] if tokens else [], self._top_k, self._keep)
+        out = []
+        for pos, score in hits:
+            _cid, text, meta = index.record(pos)
+            out.append(NodeWithScore(node=metadata_dict_to_node(meta, text=text), score=score))
+        return out
 
 
 class _Ranked(BaseRetriever):
@@ -108,28 +113,21 @@ class MisalignedIndex(ValueError):
 
 
 class Lexical:
-    """A BM25 index over every chunk, with what evidence scoring needs from it.
+    """A BM25 index over every chunk (:class:`rag.segments.MergedIndex`), with what evidence scoring needs from it.
 
-    Raises :class:`MisalignedIndex` unless the index, its corpus and ``expected_docs`` (the
-    store's chunk count, when given) agree: a BM25 hit is a position in the corpus, so a corpus
-    that lost an entry would answer with the wrong chunk or fail with IndexError."""
+    Raises :class:`MisalignedIndex` unless the index holds ``expected_docs`` chunks (the store's chunk
+    count, when given): a BM25 hit is a position in the index, so one out of step with the store would
+    answer with the wrong chunk."""
 
-    def __init__(self, retriever: Any, expected_docs: int | None = None):
+    def __init__(self, index: Any, expected_docs: int | None = None):
         import Stemmer
 
-        self.bm25 = retriever.bm25
-        if self.bm25.corpus is None:  # built in memory: the retriever holds the corpus
-            self.bm25.corpus = retriever.corpus
-        n_docs = int(self.bm25.scores["num_docs"])
-        corpus = len(self.bm25.corpus) if self.bm25.corpus is not None else -1
-        if corpus != n_docs or (expected_docs is not None and n_docs != expected_docs):
-            raise MisalignedIndex(f"BM25 index of {n_docs} chunks, corpus of {corpus}, store of {expected_docs}")
+        n_docs = index.n_docs
+        if expected_docs is not None and n_docs != expected_docs:
+            raise MisalignedIndex(f"BM25 index of {n_docs} chunks, store of {expected_docs}")
+        self.bm25 = index
         self.stemmer = Stemmer.Stemmer("english")
-        indptr = np.asarray(self.bm25.scores["indptr"])
-        df = np.diff(indptr).astype(np.float64)
-        self.idf = np.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
         self.max_idf = float(math.log(1.0 + (n_docs + 0.5) / 0.5))
-        self.vocab: dict[str, int] = self.bm25.vocab_dict
         self.n_docs = n_docs
 
     def terms(self, text: str) -> list[str]:
@@ -141,8 +139,7 @@ class Lexical:
 
     def term_weight(self, term: str) -> float:
         """IDF of a term; a term the collection never uses weighs the most."""
-        idx = self.vocab.get(term)
-        return self.max_idf if idx is None or idx >= len(self.idf) else float(self.idf[idx])
+        return self.bm25.term_weight(term, self.max_idf)
 
     def coverage(self, question_terms: list[str], text: str) -> float:
         """IDF-weighted share of the question's terms that occur in ``text`` (0..1)."""
@@ -159,48 +156,78 @@ def lexical_key(store: StoreLike) -> str:
     return f"{store.collection_key()}-{store.count()}-{BM25_STOPWORDS}"
 
 
-def build_lexical(store: StoreLike, cache_dir: Path, key: str) -> Lexical:
-    """Load the BM25 index for the contents named ``key``, building and caching it if needed.
+def build_lexical(store: StoreLike, cache_dir: Path, key: str, previous: LexicalIndex | None = None) -> Lexical:
+    """The BM25 index of the store's current contents (named ``key``), updated incrementally.
 
-    A cache that does not match the store (one corpus entry per chunk) is rebuilt; when the
-    cache cannot be written (a full disk; metadata bm25s cannot serialise, such as an integer
-    beyond 64 bits) or would not load back whole, the index is used from memory: a cache only
-    saves time. (The metadata stays as stored: fusion matches the two retrievers' hits by it.)"""
-    from llama_index.retrievers.bm25 import BM25Retriever
+    The main segment comes from ``previous`` (this process's index before the change) or from the
+    cache in ``cache_dir``; chunks added since go into a delta segment and chunks removed become
+    tombstones (:mod:`rag.segments`: scores are those of a full rebuild). Once the changes pass
+    :data:`rag.segments.COMPACT_SHARE` of the main segment, or when no usable main segment exists, the
+    index is rebuilt from every chunk and cached. A cache that does not hold exactly its chunks is
+    rebuilt; when the cache cannot be written (a full disk, a read-only directory) the index is used
+    from memory: a cache only saves time."""
+    from .segments import COMPACT_SHARE, MergedIndex
 
-    target = cache_dir / key
+    now = store.chunk_ids()
     expected = store.count()
-    if (target / "retriever.json").exists():
-        try:
-            return Lexical(BM25Retriever.from_persist_dir(str(target), show_progress=False), expected)
-        except Exception as exc:  # a corrupt or misaligned cache is rebuilt, never fatal
-            log.info("Rebuilding the BM25 cache %s: %s", target, exc)
-            shutil.rmtree(target, ignore_errors=True)
-    nodes = []
-    for _ids, docs, metas in store.iter_records():
-        for doc, meta in zip(docs, metas):
-            nodes.append(metadata_dict_to_node(meta, text=doc))
-    nodes.sort(key=lambda node: node.node_id)  # the same corpus order whatever order the store lists them in
-    retriever = BM25Retriever.from_defaults(nodes=nodes, similarity_top_k=1, language=BM25_STOPWORDS)
+    main = previous.bm25.main if previous is not None else _load_main(cache_dir)
+    if main is not None and len(now) == expected:
+        current = set(now)
+        dead = set(main.ids) - current
+        added = sorted(current - set(main.ids))
+        if len(added) + len(dead) <= COMPACT_SHARE * main.size:
+            try:
+                return Lexical(MergedIndex(main, dead, _segment(store.records(added))), expected)
+            except MisalignedIndex as exc:  # the store changed while we read it: rebuild from what it holds
+                log.info("Rebuilding the BM25 index: %s", exc)
+    main = _segment(store.iter_records())
     tmp = cache_dir / f".{key}.tmp-{os.getpid()}-{threading.get_ident()}"
     try:
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
-        retriever.persist(str(tmp), show_progress=False, raise_on_serialization_error=True)
+        main.save(tmp)
         for old in cache_dir.iterdir():  # the directory is this collection's: older caches are stale
             if old.is_dir() and old != tmp and not old.name.startswith("."):
                 shutil.rmtree(old, ignore_errors=True)
         try:
-            tmp.rename(target)
+            tmp.rename(cache_dir / key)
         except OSError:  # another process just wrote the same cache
             shutil.rmtree(tmp, ignore_errors=True)
-        return Lexical(BM25Retriever.from_persist_dir(str(target), show_progress=False), len(nodes))
-    except Exception as exc:  # OSError (disk full, read-only), TypeError (unserialisable), MisalignedIndex
+    except Exception as exc:  # OSError (disk full, read-only), ValueError (unserialisable metadata)
         log.warning("Cannot cache the BM25 index in %s (%s): using it from memory.", cache_dir, exc)
         shutil.rmtree(tmp, ignore_errors=True)
-        shutil.rmtree(target, ignore_errors=True)
-        return Lexical(retriever, len(nodes))
+    return Lexical(MergedIndex(main), len(main.ids))
 
+
+def _segment(pages: Iterator[tuple[list[str], list[str], list[dict[str, Any]]]]) -> Segment:
+    """A segment of the chunks ``pages`` list, in chunk-id order (the same whatever order the store lists them in)."""
+    from .segments import Segment, tokenize
+
+    records = sorted((cid, doc, meta) for ids, docs, metas in pages for cid, doc, meta in zip(ids, docs, metas))
+    texts = [metadata_dict_to_node(meta, text=doc).get_content(metadata_mode=MetadataMode.EMBED) for _, doc, meta in records]
+    return Segment.build(records, tokenize(texts, BM25_STOPWORDS, _stemmer()))
+
+
+def _load_main(cache_dir: Path) -> Segment | None:
+    """The cached main segment, or None when there is none or it is unreadable (then it is removed)."""
+    from .segments import Segment
+
+    if not cache_dir.is_dir():
+        return None
+    for path in sorted(p for p in cache_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        try:
+            return Segment.load(path)
+        except Exception as exc:  # a corrupt, partial or older-format cache is rebuilt, never fatal
+            log.info("Rebuilding the BM25 cache %s: %s", path, exc)
+            shutil.rmtree(path, ignore_errors=True)
+    return None
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> Any:
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
 
 
 def _filters(filters: Filters) -> MetadataFilters | None:
@@ -256,11 +283,7 @@ def hybrid_search(
         )
         retrievers.append(_Ranked(dense, n))
     if mode in ("hybrid", "bm25"):
-        try:
-            bm25 = _bm25_class()(existing_bm25=lexical.bm25, similarity_top_k=fetch, filters=_filters(filters))
-        except ValueError:  # every chunk was filtered out
-            return []
-        retrievers.append(_Ranked(bm25, n))
+        retrievers.append(_Ranked(_SegmentBM25(lexical, fetch, _filters(filters)), n))
     fusion = QueryFusionRetriever(
         retrievers,
         llm=MockLLM(),  # explicit: never used with num_queries=1, and never the global Settings.llm

@@ -188,6 +188,16 @@ class Store:
             yield res["ids"], res["documents"], res["metadatas"]
             offset += len(res["ids"])
 
+    def chunk_ids(self) -> list[str]:
+        """Every chunk id, without documents or metadata (what the BM25 index diffs against)."""
+        return list(self.collection.get(include=[])["ids"])
+
+    def records(self, chunk_ids: list[str]) -> Iterator[tuple[list[str], list[str], list[dict[str, Any]]]]:
+        """The chunks ``chunk_ids``, a page at a time: ``(ids, documents, metadatas)``."""
+        for start in range(0, len(chunk_ids), PAGE):
+            res = self.collection.get(ids=chunk_ids[start : start + PAGE], include=["documents", "metadatas"])
+            yield res["ids"], res["documents"], res["metadatas"]
+
     def papers(self, paper_ids: list[str]) -> dict[str, tuple[dict[str, Any], Any]]:
         """Per paper: chunk-0 metadata (with the full ``abstract``) and all its chunk vectors."""
         if not paper_ids:

@@ -22,7 +22,6 @@ opposite (a negation on one side only, a reversed direction or a reversed compar
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -44,6 +43,7 @@ from .text import (
     strip_markers,
     term_recall,
 )
+from .windows import WINDOW_CACHE_SIZE, WindowCache
 
 CALIBRATION_FILE = "calibration.json"
 RULES_FILE = "rules.json"
@@ -101,12 +101,13 @@ class Verdict:
 
 
 class SupportChecker:
-    """Checks claims against source texts. ``params`` come from the calibration file."""
+    """Checks claims against source texts. ``params`` come from the calibration file; ``cache_size``: source
+    texts whose sentence windows (and embeddings) are kept between checks (0: none, see :mod:`.windows`)."""
 
-    def __init__(self, embedder=None, params: dict[str, float] | None = None):
+    def __init__(self, embedder=None, params: dict[str, float] | None = None, cache_size: int = WINDOW_CACHE_SIZE):
         self._embedder = embedder
         self.params = dict(DEFAULT_PARAMS, **(params or load_params()))
-        self._window_cache: dict[str, tuple] = {}
+        self._windows_of = WindowCache(lambda: self.embedder, cache_size)
 
     @property
     def embedder(self):
@@ -127,8 +128,8 @@ class SupportChecker:
     def features(self, claim: str, texts: list[str]) -> dict[str, Any]:
         claim = strip_markers(claim)
         source = " ".join(texts)
-        windows, vectors, window_terms, source_terms = self._windows(texts)
-        claim_vec = self.embedder.embed([claim])[0]
+        windows, vectors, window_terms, source_terms = self._windows_of(texts)
+        claim_vec = self._windows_of.claim_vector(claim)
         cos = vectors @ claim_vec if len(windows) else np.zeros(0)
         claim_terms = content_terms(claim)
         recall = np.array([term_recall(claim_terms, terms) for terms in window_terms]) if windows else np.zeros(0)
@@ -154,26 +155,6 @@ class SupportChecker:
         contradicted = not supported and bool(f.get("contradictions")) and soft >= p["threshold"]
         label = SUPPORTED if supported else CONTRADICTED if contradicted else NOT_STATED
         return Verdict(supported, float(min(max(score, 0.0), 1.0)), reasons, f["window"], label)
-
-    def _windows(self, texts: list[str]) -> tuple[list[str], np.ndarray, list[set[str]], set[str]]:
-        """The source's one- and two-sentence windows, their vectors and terms, and the source's terms:
-        computed once per source, however many claims are checked against it."""
-        key = hashlib.sha1("\x00".join(texts).encode()).hexdigest()
-        hit = self._window_cache.get(key)
-        if hit is None:  # the UI checks from several threads: never index the cache after writing it
-            from ..chunking import split_sentences
-
-            windows: list[str] = []
-            for text in texts:
-                sents = split_sentences(text) or [text]
-                windows.extend(sents)
-                windows.extend(f"{a} {b}" for a, b in zip(sents, sents[1:]))
-            vectors = self.embedder.embed(windows) if windows else np.zeros((0, 384), dtype=np.float32)
-            hit = (windows, vectors, [content_terms(w) for w in windows], content_terms(" ".join(texts)))
-            if len(self._window_cache) > 2048:
-                self._window_cache = {}
-            self._window_cache[key] = hit
-        return hit
 
 
 # -- hard checks ---------------------------------------------------------------------------------

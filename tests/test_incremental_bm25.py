@@ -1,0 +1,130 @@
+"""The incremental BM25 index (main segment + delta + tombstones) scores exactly as a full rebuild."""
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from rag import segments
+from rag.retrieval import _SegmentBM25, build_lexical
+from llama_index.core.schema import QueryBundle
+
+WORDS = "graph neural network protein folding quantum annealer lattice signature kernel sparse matrix speed " \
+        "forecast weather transformer attention memory cache retrieval index".split()
+QUERIES = ["graph neural network", "quantum protein folding", "sparse matrix kernel speed", "attention attention cache",
+           "lattice signature", "weather forecast transformer retrieval"]
+
+
+class FakeStore:
+    """The parts of :class:`rag.store.Store` the BM25 index reads, over a dict of chunks."""
+
+    def __init__(self):
+        self.chunks: dict[str, tuple[str, dict]] = {}
+        self.full_reads = 0
+
+    def count(self):
+        return len(self.chunks)
+
+    def chunk_ids(self):
+        return list(self.chunks)
+
+    def records(self, ids):
+        yield list(ids), [self.chunks[i][0] for i in ids], [self.chunks[i][1] for i in ids]
+
+    def iter_records(self):
+        self.full_reads += 1
+        ids = list(self.chunks)
+        yield ids, [self.chunks[i][0] for i in ids], [self.chunks[i][1] for i in ids]
+
+
+def chunk(cid, body, paper_id):
+    """A chunk as Chroma holds it: its text, and llama-index's metadata dict."""
+    from llama_index.core.schema import TextNode
+    from llama_index.core.vector_stores.utils import node_to_metadata_dict
+
+    node = TextNode(id_=cid, text=body, metadata={"paper_id": paper_id, "title": ""},
+                    excluded_embed_metadata_keys=["paper_id", "title"])
+    return body, node_to_metadata_dict(node, remove_text=True, flat_metadata=False)
+
+
+def text(words):
+    return " ".join(WORDS[w % len(WORDS)] for w in words)
+
+
+def ranked(lexical, query, k=50):
+    hits = _SegmentBM25(lexical, k)._retrieve(QueryBundle(query))
+    return [(h.node.node_id, h.score) for h in hits]
+
+
+op = st.tuples(st.sampled_from(["add", "update", "delete"]), st.integers(0, 10**6),
+               st.lists(st.integers(0, 40), min_size=1, max_size=12))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(initial=st.lists(st.lists(st.integers(0, 40), min_size=1, max_size=12), min_size=20, max_size=40),
+       steps=st.lists(st.lists(op, min_size=1, max_size=3), min_size=1, max_size=4))
+def test_updated_index_equals_a_full_rebuild(tmp_path_factory, initial, steps):
+    cache = tmp_path_factory.mktemp("bm25")
+    store = FakeStore()
+    for i, words in enumerate(initial):
+        store.chunks[f"p{i}#0"] = chunk(f"p{i}#0", text(words), f"p{i}")
+    lexical = build_lexical(store, cache, "k0")
+    main = lexical.bm25.main
+    serial = len(initial)
+    for n, batch in enumerate(steps, start=1):  # one ingest per batch of changes
+        for kind, pick, words in batch:
+            ids = sorted(store.chunks)
+            if kind == "add" or not ids:
+                store.chunks[f"p{serial}#0"] = chunk(f"p{serial}#0", text(words), f"p{serial}")
+                serial += 1
+            else:
+                old = ids[pick % len(ids)]
+                del store.chunks[old]
+                if kind == "update":  # a changed paper: new chunk ids (they carry the content hash), old ones deleted
+                    store.chunks[f"{old}u{n}"] = chunk(f"{old}u{n}", text(words), old.split("#")[0])
+        lexical = build_lexical(store, cache, f"k{n}", previous=lexical)
+        rebuilt = build_lexical(store, tmp_path_factory.mktemp("fresh"), "fresh")
+        assert lexical.n_docs == rebuilt.n_docs == len(store.chunks)
+        for query in QUERIES:
+            assert ranked(lexical, query) == ranked(rebuilt, query)  # same chunks, same order, bit-identical scores
+        for term in ("graph", "quantum", "attent", "nosuchterm"):
+            assert lexical.term_weight(term) == rebuilt.term_weight(term)
+        if lexical.bm25.main is main:
+            assert lexical.bm25.changes <= segments.COMPACT_SHARE * main.size
+        main = lexical.bm25.main
+
+
+def test_one_added_chunk_goes_to_the_delta_without_a_full_read(tmp_path):
+    store = FakeStore()
+    for i in range(200):
+        store.chunks[f"p{i:03d}#0"] = chunk(f"p{i:03d}#0", text([i, i * 7, i * 13]), f"p{i:03d}")
+    first = build_lexical(store, tmp_path, "k0")
+    store.chunks["new#0"] = chunk("new#0", "quantum annealer protein folding", "new")
+    second = build_lexical(store, tmp_path, "k1", previous=first)
+    assert store.full_reads == 1 and second.bm25.main is first.bm25.main and second.bm25.delta.size == 1
+    assert ranked(second, "quantum annealer")[0][0] == "new#0"
+    third = build_lexical(store, tmp_path, "k1")  # a new process: main from the cache, the delta from the store
+    assert store.full_reads == 1 and ranked(third, "quantum annealer") == ranked(second, "quantum annealer")
+
+
+def test_scores_match_bm25s(tmp_path):
+    """The segments compute bm25s's own scores (to float32 rounding), not merely their own."""
+    import bm25s
+    import Stemmer
+
+    store = FakeStore()
+    rng = np.random.default_rng(12)
+    for i in range(300):
+        store.chunks[f"c{i:03d}"] = chunk(f"c{i:03d}", text(rng.integers(0, 40, rng.integers(1, 15)).tolist()), f"c{i:03d}")
+    lexical = build_lexical(store, tmp_path, "k")
+    ids = sorted(store.chunks)
+    stemmer = Stemmer.Stemmer("english")
+    index = bm25s.BM25()
+    index.index(bm25s.tokenize([store.chunks[i][0] for i in ids], stopwords="en", stemmer=stemmer, show_progress=False),
+                show_progress=False)
+    for query in QUERIES:
+        expected = index.get_scores(bm25s.tokenize(query, stemmer=stemmer, return_ids=False, show_progress=False)[0])
+        got = dict(ranked(lexical, query, k=300))
+        assert {ids[i] for i in np.flatnonzero(expected > 0)} == set(got)
+        for i in np.flatnonzero(expected > 0):
+            assert got[ids[i]] == pytest.approx(float(expected[i]), rel=1e-6)
