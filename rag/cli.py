@@ -139,6 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("ingest", parents=[common], help="add abstract files to the collection")
     p.add_argument("paths", nargs="+", metavar="PATH", help=f"files of abstracts: {formats_help()}")
+    p.add_argument("--workers", type=int, default=1,
+                   help="ingest processes sharing the records (needs a Chroma server: RAG_CHROMA_URL); default 1")
     p.set_defaults(func=cmd_ingest)
 
     p = sub.add_parser("ask", parents=[common], help="answer a question with cited papers")
@@ -307,9 +309,13 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     engine = make_engine(args)
+    if args.workers > 1:
+        from .bulk import check_workers
+
+        check_workers(engine.settings, args.workers)  # before a progress bar or a store is opened
     bar = progress_bar("ingesting")
     try:
-        report = engine.ingest([Path(p) for p in args.paths], progress=bar)
+        report = engine.ingest([Path(p) for p in args.paths], progress=bar, workers=args.workers)
     finally:
         bar.close()
     show(report.summary())

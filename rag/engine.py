@@ -85,7 +85,10 @@ class Engine:
     def embedder(self) -> Embedder:
         from .embedding import MiniLMEmbedding
 
-        return MiniLMEmbedding()
+        embedder = MiniLMEmbedding(device=self.settings.embed_device)
+        if embedder.note:
+            self.notify(embedder.note)
+        return embedder
 
     def llm_for(self, model: str) -> OpenAIChatAnswerer:
         """The OpenAI-compatible answerer for ``model`` (one client per model, reused)."""
@@ -123,12 +126,13 @@ class Engine:
             self._local_spec = spec
             return self._local
 
-    def lexical(self) -> Lexical:
-        """The BM25 index of the collection as it is now (rebuilt after an ingest, by any process)."""
+    def lexical(self, state: tuple[str, int] | None = None) -> Lexical:
+        """The BM25 index of the collection as it is now (rebuilt after an ingest, by any process).
+        ``state``: the store's readiness, read once per ask."""
         from .retrieval import build_lexical, lexical_key
 
         with self._lock:
-            key = lexical_key(self.store)
+            key = lexical_key(self.store, state)
             if self._lexical is None or key != self._lexical_key:
                 cache = self.settings.index_dir / "bm25" / self.settings.collection
                 self._lexical = build_lexical(self.store, cache, key, previous=self._lexical)  # incremental
@@ -151,7 +155,9 @@ class Engine:
             return self.local_llm(model)
         from .answerers.extractive import ExtractiveAnswerer
 
-        return ExtractiveAnswerer(self.embedder, self.lexical())
+        with self._lock:  # the index this ask's evidence used (no second readiness round trip)
+            lexical = self._lexical
+        return ExtractiveAnswerer(self.embedder, lexical if lexical is not None else self.lexical())
 
     def rewriter(self, backend: str | None = None, model: str | None = None) -> QueryRewriter:
         """Who makes follow-ups standalone: the LLM when the query is answered by one, else the heuristic."""
@@ -185,9 +191,16 @@ class Engine:
         return Grounder(checker, self.settings.grounding_unsupported, skip_lines=(PREAMBLE,))
 
     # -- ingest -------------------------------------------------------------------------------
-    def ingest(self, paths, progress=None):
+    def ingest(self, paths, progress=None, workers: int = 1):
+        """Ingest ``paths``; ``workers`` > 1 shares the records among that many processes, which
+        needs a Chroma server (:mod:`rag.bulk`)."""
         from .ingestion import ingest_files
 
+        if workers > 1:
+            from .bulk import ingest_parallel
+
+            with self._ingest_lock:
+                return ingest_parallel(paths, self.settings, workers)
         with self._ingest_lock:
             return ingest_files(
                 paths, self.store, self.embedder, self.settings.chunk_tokens, self.settings.chunk_overlap, progress
@@ -220,8 +233,11 @@ class Engine:
         query = _as_query(query)
         if self.backend_for(query.backend) == "openai":
             self.llm_for(query.model or self.settings.model)  # a missing key is said before any ingest
-        self._require_papers()
-        lexical = self.lexical()
+        state = self.store.readiness()  # the one readiness round trip of a warm ask
+        if state[1] == 0:
+            self._require_papers()
+            state = self.store.readiness()
+        lexical = self.lexical(state)
         search = self.search_query(query)
         t0 = time.perf_counter()
         sources = self._search(search, self.settings.top_k if query.k is None else query.k, query, lexical)

@@ -11,10 +11,18 @@
 * Work is committed a batch at a time, so an interrupted run keeps what it did.
 * A paper is indexed by at most ``MAX_CHUNKS_PER_PAPER`` chunks: a longer text (a full paper
   pasted as an abstract) is indexed by its beginning, and the report says so.
+
+Reading, the look-up of stored versions and chunking run in a producer thread, a bounded queue
+ahead of embedding (onnxruntime releases the GIL), so the embedder is never idle waiting for
+text. Chunks are embedded ``WRITE_CHUNKS`` at a time (sorted by length inside the embedder, so a
+batch pads little) and written to Chroma in batches of up to the client's maximum. Memory stays
+bounded by the queue, whatever the size of the input or the collection.
 """
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +36,9 @@ from .errors import InputError
 from .readers import check_readable, estimate_records, legacy_id, read_papers
 from .types import Paper
 
-BATCH_PAPERS = 64
+BATCH_PAPERS = 64  #: papers per look-up of their stored versions
+WRITE_CHUNKS = 1024  #: chunks embedded and written together (a bulk write; memory stays bounded)
+QUEUE_BATCHES = 8  #: prepared batches the reader may run ahead of the embedder
 #: Chunks indexed per paper (about 8,000 tokens at the default 128-token chunks; a real
 #: abstract needs 2 to 6). More would cost minutes of embedding for one record.
 MAX_CHUNKS_PER_PAPER = 64
@@ -104,8 +114,13 @@ def ingest_files(
     chunk_tokens: int,
     chunk_overlap: int,
     progress: Progress | None = None,
+    shard: tuple[int, int] | None = None,
 ) -> IngestReport:
     """Ingest every file in ``paths`` into ``store``.
+
+    ``shard=(k, n)``: only the records whose position (counting every good, distinct record of the
+    files) is ``k`` modulo ``n`` (one of ``n`` parallel workers, :mod:`rag.bulk`); skips are still
+    counted over all records, and an empty share is not an error.
 
     Every file's type, readability, content (text, not binary) and header (CSV) are checked
     before any write; a record-level problem skips that record; a file that breaks off
@@ -126,9 +141,21 @@ def ingest_files(
     broken: list[InputError] = []
     changed = False
     try:
-        for batch in _batches(_papers(files, report, seen, broken), BATCH_PAPERS):
-            changed |= _ingest_batch(batch, store, embedder, salt, chunk_tokens, chunk_overlap, report)
-            done += len(batch)
+        pending: list[_Prepared] = []
+        papers = _papers(files, report, seen, broken)
+        if shard is not None:
+            papers = (p for i, p in enumerate(papers) if i % shard[1] == shard[0])
+        for prepared in _prepared(papers, store, salt, chunk_tokens, chunk_overlap, report):
+            pending.append(prepared)
+            if sum(len(p.nodes) for p in pending) >= WRITE_CHUNKS:
+                changed |= _write(pending, store, embedder, report)
+                done += sum(p.papers for p in pending)
+                pending = []
+                if progress:
+                    progress(done, total)
+        if pending:
+            changed |= _write(pending, store, embedder, report)
+            done += sum(p.papers for p in pending)
             if progress:
                 progress(done, total)
         if broken:
@@ -144,7 +171,7 @@ def ingest_files(
         if changed:
             store.bump_generation()
         report.seconds = time.perf_counter() - started
-    if report.papers == 0:
+    if report.papers == 0 and shard is None:
         first = f" First problem: {report.skipped[0]}." if report.skipped else ""
         raise InputError(
             f"No abstracts found in {', '.join(report.files)}: nothing was added.{first} "
@@ -181,33 +208,96 @@ def _batches(items: Iterator[Paper], size: int) -> Iterator[list[Paper]]:
         yield batch
 
 
-def _ingest_batch(batch, store, embedder, salt, chunk_tokens, chunk_overlap, report: IngestReport) -> bool:
+@dataclass
+class _Prepared:
+    """One batch of papers, chunked: what to write and delete, and how to count it once written."""
+
+    papers: int
+    nodes: list
+    stale: list[str]
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    truncated: list[str] = field(default_factory=list)
+
+
+_DONE = object()
+
+
+def _prepared(papers: Iterator[Paper], store, salt, chunk_tokens, chunk_overlap, report: IngestReport) -> Iterator[_Prepared]:
+    """:func:`_prepare` of each batch of ``papers``, made in a producer thread up to
+    ``QUEUE_BATCHES`` ahead; an error there is raised here, and closing this stops the thread."""
+    out: queue.Queue = queue.Queue(maxsize=QUEUE_BATCHES)
+    stop = threading.Event()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                out.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for batch in _batches(papers, BATCH_PAPERS):
+                if not put(_prepare(batch, store, salt, chunk_tokens, chunk_overlap)):
+                    return
+            put(_DONE)
+        except BaseException as exc:  # handed to the consumer, which raises it
+            put(exc)
+
+    worker = threading.Thread(target=produce, name="rag-ingest-reader", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = out.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        worker.join()
+
+
+def _prepare(batch: list[Paper], store, salt, chunk_tokens, chunk_overlap) -> _Prepared:
     existing = _with_legacy(batch, store, store.existing([p.paper_id for p in batch]))
-    nodes, stale = [], []
+    prepared = _Prepared(papers=len(batch), nodes=[], stale=[])
     for paper in batch:
         digest = paper.content_hash(salt)
         versions = existing.get(paper.paper_id, {})
         old = [cid for h, ids in versions.items() if h != digest for cid in ids]
         if digest in versions:
             if old:  # an earlier update was interrupted after writing the new chunks
-                stale.extend(old)
-                report.updated += 1
+                prepared.stale.extend(old)
+                prepared.updated += 1
             else:
-                report.unchanged += 1
+                prepared.unchanged += 1
             continue
         paper_nodes = make_nodes(paper, digest, chunk_tokens, chunk_overlap)
         if len(paper_nodes) > MAX_CHUNKS_PER_PAPER:
-            report.truncated.append(
+            prepared.truncated.append(
                 f"'{paper.title}' ({paper.paper_id}) is {len(paper_nodes)} chunks long: only its first "
                 f"{MAX_CHUNKS_PER_PAPER} are searchable. Is it a full text rather than an abstract?"
             )
             paper_nodes = paper_nodes[:MAX_CHUNKS_PER_PAPER]
-        nodes.extend(paper_nodes)
-        stale.extend(old)
+        prepared.nodes.extend(paper_nodes)
+        prepared.stale.extend(old)
         if versions:
-            report.updated += 1
+            prepared.updated += 1
         else:
-            report.new += 1
+            prepared.new += 1
+    return prepared
+
+
+def _write(pending: list[_Prepared], store, embedder, report: IngestReport) -> bool:
+    """Embed and write the chunks of ``pending`` (new chunks first), then delete what they replace;
+    count the papers in ``report`` once they are written."""
+    nodes = [n for p in pending for n in p.nodes]
+    stale = [cid for p in pending for cid in p.stale]
     if nodes:
         vectors = embedder.embed([n.get_content(metadata_mode=MetadataMode.EMBED) for n in nodes])
         for node, vec in zip(nodes, vectors):
@@ -216,6 +306,11 @@ def _ingest_batch(batch, store, embedder, salt, chunk_tokens, chunk_overlap, rep
         report.chunks_added += len(nodes)
     if stale:
         store.delete(stale)
+    for p in pending:
+        report.new += p.new
+        report.updated += p.updated
+        report.unchanged += p.unchanged
+        report.truncated.extend(p.truncated)
     return bool(nodes or stale)
 
 

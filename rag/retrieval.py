@@ -41,6 +41,7 @@ from llama_index.core.vector_stores import (
 from llama_index.core.vector_stores.utils import build_metadata_filter_fn, metadata_dict_to_node
 
 from .errors import ConfigError
+from .embedding import query_vector
 from .types import Filters, Source
 
 if TYPE_CHECKING:
@@ -151,9 +152,11 @@ class Lexical:
         return hit / total if total else 0.0
 
 
-def lexical_key(store: StoreLike) -> str:
-    """Names the store's current contents: collection id, ingest generation, chunk count, stopwords."""
-    return f"{store.collection_key()}-{store.count()}-{BM25_STOPWORDS}"
+def lexical_key(store: StoreLike, state: tuple[str, int] | None = None) -> str:
+    """Names the store's current contents: collection id, ingest generation, chunk count, stopwords.
+    ``state``: the store's :meth:`readiness`, when the caller has it already (no round trip)."""
+    key, count = state or (store.collection_key(), store.count())
+    return f"{key}-{count}-{BM25_STOPWORDS}"
 
 
 def build_lexical(store: StoreLike, cache_dir: Path, key: str, previous: LexicalIndex | None = None) -> Lexical:
@@ -292,7 +295,8 @@ def hybrid_search(
         use_async=False,
         similarity_top_k=len(retrievers) * n,  # every hit of every side: none is cut before the sort below
     )
-    fused = sorted(fusion.retrieve(QueryBundle(question)), key=_fused_order)
+    q_vec = query_vector(embedder, question)  # once: the dense side and the evidence score share it
+    fused = sorted(fusion.retrieve(QueryBundle(question, embedding=q_vec.tolist())), key=_fused_order)
 
     order: list[str] = []
     by_paper: dict[str, dict[str, Any]] = {}
@@ -309,7 +313,6 @@ def hybrid_search(
             entry["passages"].append(hit.node.get_content())
 
     records = store.papers(order)
-    q_vec = embedder.embed([question])[0]
     q_terms = lexical.terms(question)
     sources = []
     for number, pid in enumerate(order, start=1):

@@ -103,6 +103,12 @@ class Settings(BaseModel):
     chunk_tokens: int = Field(default=128, ge=32, le=2048, description="Chunk size in cl100k tokens.")
     chunk_overlap: int = Field(default=32, ge=0, le=512, description="Token overlap between chunks.")
 
+    embed_device: Literal["auto", "cpu", "cuda"] = Field(
+        default="auto",
+        description="Where onnxruntime embeds: auto (CUDA when onnxruntime-gpu has it, else CPU), cpu, or cuda "
+        "(falls back to the CPU with a note). Vectors agree to cosine >= 0.999 either way.",
+    )
+
     # -- retrieval --------------------------------------------------------------
     top_k: int = Field(default=5, ge=1, le=50, description="Papers given to the answerer as sources.")
     candidates: int = Field(
@@ -238,7 +244,8 @@ class Settings(BaseModel):
         """A short, stable id of everything that shapes an answer (secrets excluded)."""
         from .redact import redact_url
 
-        data = self.model_dump(mode="json", exclude=_SECRET_FIELDS | _UI_FIELDS | _LOCAL_RUNTIME_FIELDS | {"index_dir", "sample_on_empty", "lock_timeout"})
+        data = self.model_dump(mode="json", exclude=_SECRET_FIELDS | _UI_FIELDS | _LOCAL_RUNTIME_FIELDS
+                               | {"index_dir", "sample_on_empty", "lock_timeout", "embed_device"})
         for name in _URL_FIELDS:  # a password in a URL is a secret too
             data[name] = redact_url(data[name])
         blob = json.dumps(data, sort_keys=True).encode()

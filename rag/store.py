@@ -67,6 +67,7 @@ class Store:
         self._local_dir = None if settings.chroma_url else settings.index_dir
         self._lock_key: str | None = None
         self._max_batch: int | None = None
+        self._counted: tuple[str, int] | None = None  #: (collection_key, count) as last counted
         self.client: Any = None
         if not settings.chroma_url:
             self._lock_key = index_lock.acquire(settings.index_dir, settings.lock_timeout, notify or log.warning)
@@ -149,6 +150,14 @@ class Store:
         change = (self.collection.metadata or {}).get("change", "")
         return f"{self.collection.id}-{self.generation}{'-' + change if change else ''}"
 
+    def readiness(self) -> tuple[str, int]:
+        """``(collection_key(), count())`` in one round trip while the contents are unchanged: the count
+        is kept per key (every ingest changes the key; this store's own writes forget it)."""
+        key = self.collection_key()
+        if self._counted is None or self._counted[0] != key:
+            self._counted = (key, self.collection.count())
+        return self._counted
+
     def bump_generation(self) -> None:
         """Mark the contents changed. Each bump writes a new random token next to the counter, so
         two ingests on a Chroma server that read the same generation still leave a key no reader
@@ -159,6 +168,7 @@ class Store:
         meta["change"] = secrets.token_hex(4)
         meta["last_ingest"] = time.strftime("%Y-%m-%d %H:%M:%S %Z")
         self.collection.modify(metadata=meta)
+        self._counted = None
 
     # -- reading --------------------------------------------------------------------------
     def existing(self, paper_ids: list[str]) -> dict[str, dict[str, list[str]]]:
@@ -242,10 +252,12 @@ class Store:
     # -- writing --------------------------------------------------------------------------
     def add(self, nodes: list[Any]) -> None:
         """Write chunks, at most the client's batch size at a time, never splitting a paper's chunks."""
+        self._counted = None
         for batch in paper_batches(nodes, self.max_batch_size()):
             self.vector_store.add(batch)
 
     def delete(self, chunk_ids: list[str]) -> None:
+        self._counted = None
         size = min(PAGE, self.max_batch_size())
         for start in range(0, len(chunk_ids), size):
             self.collection.delete(ids=chunk_ids[start : start + size])

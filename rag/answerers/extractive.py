@@ -15,6 +15,7 @@ import numpy as np
 
 from ..chunking import split_sentences
 from ..citations import strip_markers
+from ..embedding import query_vector
 from ..query import Query
 from ..types import Source
 from .base import Draft
@@ -77,8 +78,8 @@ class ExtractiveAnswerer:
         if not candidates:
             return []
         q_terms = self.lexical.terms(question)
-        vectors = self.embedder.embed([question] + [c[2] for c in candidates])
-        cosine = vectors[1:] @ vectors[0]
+        vectors = self.embedder.embed([c[2] for c in candidates])
+        cosine = vectors @ query_vector(self.embedder, question)  # the vector retrieval already made
         coverage = np.array([self.lexical.coverage(q_terms, c[2]) for c in candidates])
         rank_prior = np.array([1.0 - 0.05 * (c[0] - 1) for c in candidates])
         score = (0.6 * cosine + 0.4 * coverage) * rank_prior
