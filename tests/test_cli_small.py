@@ -77,7 +77,7 @@ class _EstimateTooHigh:
         self.notify = notify
         self.callbacks = []  # kept, so the bar is not closed by chance when the callback is collected
 
-    def ingest(self, paths, progress=None):
+    def ingest(self, paths, progress=None, workers=1):
         self.callbacks.append(progress)
         for done in (100, 200, 247):
             progress(done, 248)
