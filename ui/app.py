@@ -341,7 +341,7 @@ def build_app(engine: Engine, ui: ChatApp | None = None) -> gr.Blocks:
             with gr.Column(scale=3):
                 chat = gr.HTML(chat_html([], example_questions(engine)), elem_id="chat")
                 with gr.Row(elem_id="composer"):  # sticks to the bottom of the window (CSS)
-                    question = gr.Textbox(placeholder="Ask about the papers, e.g. How can the KV cache be compressed?",
+                    question = gr.Textbox(placeholder="Ask about the papers…",
                                           label="Question", show_label=False, scale=6, min_width=160, max_lines=6,
                                           elem_id="question", autofocus=True)
                     ask_btn = gr.Button("Ask", variant="primary", scale=1, min_width=90, elem_id="ask")

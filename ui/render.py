@@ -28,7 +28,7 @@ CSS = """
 .rag-live { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); clip-path: inset(50%); white-space: nowrap; }
 #sources { max-height: calc(100vh - 24px); overflow-y: auto !important; overscroll-behavior: contain; }
 @media (min-width: 769px) { #sources { position: sticky; top: 12px; align-self: flex-start; } }
-@media (max-width: 768px) { #sources { max-height: 70vh; } }
+@media (max-width: 768px) { #sources { max-height: 70vh; } #chat { min-height: 160px; } #composer { padding: 4px 0; } }
 .rag-chat { display: flex; flex-direction: column; gap: 14px; font-size: 15px; line-height: 1.5; }
 .rag-chat .empty { color: var(--body-text-color-subdued); padding: 40px 8px; text-align: center; }
 .rag-turn .q { align-self: flex-end; background: var(--color-accent-soft); padding: 8px 12px; border-radius: 10px; margin-left: 15%; }
