@@ -235,7 +235,8 @@ class ChatApp:
                 old.unlink(missing_ok=True)
 
     # -- a reload keeps the conversation (the browser holds it, encrypted by this server) ------------------
-    def save(self, turns: list[dict]) -> list[dict]:
+    @staticmethod
+    def save(turns: list[dict]) -> list[dict]:
         """What the browser keeps: the finished, failed or stopped turns (the newest MAX_SAVED_TURNS)."""
         finished = [t for t in turns if not t.get("pending")][-MAX_SAVED_TURNS:]
         return json.loads(json.dumps(finished))  # as JSON has it (highlights keyed by "1", not 1)
