@@ -1,4 +1,4 @@
-"""What the browser tests share: Debian's Chromium driven by Playwright, and two page actions."""
+"""What the browser tests share: Debian's Chromium driven by Playwright, page actions, and axe-core."""
 
 import shutil
 from contextlib import contextmanager
@@ -31,3 +31,18 @@ def open_app(page, url):
 def ask(page, question):
     page.fill("#question textarea", question)
     page.click("#ask")
+
+
+#: axe-core, the accessibility checker, from npm (scripts/setup-dev.sh installs it under .venv/node)
+AXE = Path(__file__).parents[1] / ".venv" / "node" / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def axe_violations(page, impacts=("serious", "critical")):
+    """axe-core's WCAG violations on the page as it is, as "impact rule: help (first elements)" lines."""
+    if not AXE.exists():
+        pytest.fail(f"axe-core is missing at {AXE}: run `bash scripts/setup-dev.sh` (npm install axe-core).")
+    page.add_script_tag(path=str(AXE))
+    found = page.evaluate("""async () => (await axe.run(document)).violations.map(v => ({
+        impact: v.impact, id: v.id, help: v.help,
+        nodes: v.nodes.slice(0, 3).map(n => n.target.join(" ") + ": " + (n.failureSummary || "").split("\\n")[1])}))""")
+    return [f"{v['impact']} {v['id']}: {v['help']} {v['nodes']}" for v in found if v["impact"] in impacts]

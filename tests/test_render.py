@@ -143,3 +143,28 @@ def test_example_questions_are_the_samples_when_their_papers_are_in_the_collecti
     assert all(evaluated[q] == [t] for q, t in SAMPLE_EXAMPLES)  # the eval set's questions, with its gold papers
     sample = open(root / "rag" / "data" / "hf_trending_abstracts.txt", encoding="utf-8").read().splitlines()
     assert all(t in sample for _, t in SAMPLE_EXAMPLES)  # and the bundled sample holds those papers
+
+
+def test_copy_holds_the_answer_and_its_references_and_each_turn_says_its_state():
+    from ui.render import copy_text
+
+    answer = dict(TURN["answer"], citations=TURN["answer"]["citations"] + [{"number": 2, "paper_id": "p2", "title": "Second"}])
+    assert copy_text(answer) == ("- Alpha is fast [1].\n- Made up [9].\n\nReferences:\n"
+                                 "[1] First <b>Paper</b> (p1)\n[2] Second (p2) https://arxiv.org/abs/1")  # no javascript: link
+    chat = chat_html([TURN])
+    assert 'data-state="done"' in chat and 'class="copy" data-copy="- Alpha is fast [1].' in chat
+    assert "&lt;b&gt;Paper&lt;/b&gt; (p1)" in chat  # escaped in the attribute too
+    assert 'data-state="writing"' in chat_html([dict(TURN, pending=True)]) and 'class="copy"' not in chat_html([dict(TURN, pending=True)])
+    assert 'data-state="failed"' in chat_html([dict(TURN, error="boom")])
+    assert 'data-state="stopped"' in chat_html([dict(TURN, stopped=True)])
+
+
+def test_a_kept_conversation_comes_back_as_it_was_shown():
+    import json
+
+    from ui.app import ChatApp
+
+    kept = ChatApp.save([TURN, dict(TURN, pending=True)])
+    assert len(kept) == 1 and kept[0]["highlights"] == {"1": ["Alpha is fast."]}  # JSON, as the browser holds it
+    json.dumps(kept)
+    assert sources_html(kept) == sources_html([TURN]) and chat_html(kept) == chat_html([TURN])

@@ -14,6 +14,7 @@ and must be text; Gradio's cache and our exports are deleted after :data:`CACHE_
 from __future__ import annotations
 
 import importlib.util
+import json
 import logging
 import os
 import shutil
@@ -39,6 +40,7 @@ from .render import CSS, HEAD, chat_html, header_markdown, export_markdown, sour
 log = logging.getLogger("ui")
 UPLOAD_TYPES = [".txt", ".jsonl", ".ndjson", ".json", ".csv", ".tsv", ".gz"]
 MAX_K = 20  #: the most sources a UI or /ask request may ask for
+MAX_SAVED_TURNS = 50  #: the most turns a browser keeps for a reload (older ones drop out of its copy)
 CACHE_TTL_S = 3600  #: uploads and exports older than this are deleted (checked as often)
 
 
@@ -98,6 +100,21 @@ class ChatApp:
 
                 self._checker = AnswerChecker(SupportChecker(embedder=self.engine.embedder), skip_lines=(PREAMBLE,))
             return self._checker
+
+    def warm(self) -> None:
+        """At start-up, in the background: what the first question would otherwise wait for (the store,
+        the embedding model, the BM25 index, the LLM client, the answer checker)."""
+        started = time.perf_counter()
+        try:
+            if self.engine.stats().papers:
+                self.engine.retrieve(Query("warm-up", k=1))  # embeds, loads BM25, imports the search path
+            else:
+                self.engine.embedder.embed(["warm-up"])
+            self.checker  # noqa: B018 (built on first use)
+        except Exception:  # a cold first question is slower, not broken
+            log.warning("warming up failed; the first question will do it", exc_info=True)
+            return
+        self.engine.notify(f"Warmed up in {time.perf_counter() - started:.1f} s: the first question will not wait for loading.")
 
     # -- chat -----------------------------------------------------------------------------------------
     def respond(self, question: str, turns: list[dict], k: float, backend: str, model: str,
@@ -238,6 +255,23 @@ class ChatApp:
             if old.stat().st_mtime < cutoff:
                 old.unlink(missing_ok=True)
 
+    # -- a reload keeps the conversation (the browser holds it, encrypted by this server) ------------------
+    @staticmethod
+    def save(turns: list[dict]) -> list[dict]:
+        """What the browser keeps: the finished, failed or stopped turns (the newest MAX_SAVED_TURNS)."""
+        finished = [t for t in turns if not t.get("pending")][-MAX_SAVED_TURNS:]
+        return json.loads(json.dumps(finished))  # as JSON has it (highlights keyed by "1", not 1)
+
+    def restore(self, saved: Any) -> tuple:
+        """On page load: the conversation the browser kept, or the empty screen if it kept none (or garbage)."""
+        turns = saved if isinstance(saved, list) and all(isinstance(t, dict) and "question" in t for t in saved) else []
+        if turns:
+            try:
+                return self._view(turns, export=True)
+            except Exception:  # kept by an older version, say: start afresh rather than break the page
+                log.warning("could not show the conversation kept by the browser", exc_info=True)
+        return chat_html([], example_questions(self.engine)), sources_html([]), [], gr.update(), gr.update(visible=False)
+
     def clear(self, turns: list[dict] | None = None) -> tuple:
         self.stop(turns or [])  # a running answer stops (its event is cancelled too)
         return (chat_html([], example_questions(self.engine)), sources_html([]), [], gr.update(value=None, interactive=False),
@@ -308,8 +342,8 @@ class ChatApp:
         return self.collection_view()
 
 
-def build_app(engine: Engine) -> gr.Blocks:
-    ui = ChatApp(engine)
+def build_app(engine: Engine, ui: ChatApp | None = None) -> gr.Blocks:
+    ui = ui or ChatApp(engine)
     stats = engine.stats()
     llm_configured = bool(engine.settings.openai_api_key or engine.settings.openai_base_url)
     backends = ["extractive", "openai"] if llm_configured else ["extractive"]
@@ -318,6 +352,9 @@ def build_app(engine: Engine) -> gr.Blocks:
 
     with gr.Blocks(title="Ask the abstracts", analytics_enabled=False, delete_cache=(CACHE_TTL_S, CACHE_TTL_S)) as app:
         turns = gr.State([])
+        # the conversation for a reload, in the browser's localStorage (one per collection); its key is
+        # this process's, so a restarted server starts afresh
+        kept = gr.BrowserState([], storage_key=f"rag-conversation-{engine.settings.collection}")
         asked = gr.State("")  # the question being answered (the box is free for the next one)
         busy = gr.State(False)  # an answer is being written: asking again waits for Stop or the end
         header = gr.Markdown(header_markdown(stats, engine.settings.collection), elem_id="header")
@@ -327,11 +364,12 @@ def build_app(engine: Engine) -> gr.Blocks:
         with gr.Row(equal_height=False):
             with gr.Column(scale=3):
                 chat = gr.HTML(chat_html([], example_questions(engine)), elem_id="chat")
-                with gr.Row():
-                    question = gr.Textbox(placeholder="Ask about the papers, e.g. How can the KV cache be compressed?",
-                                          show_label=False, scale=6, elem_id="question", autofocus=True)
-                    ask_btn = gr.Button("Ask", variant="primary", scale=1, elem_id="ask")
-                    stop_btn = gr.Button("Stop", variant="stop", scale=1, elem_id="stop", visible=False)
+                with gr.Row(elem_id="composer"):  # sticks to the bottom of the window (CSS)
+                    question = gr.Textbox(placeholder="Ask about the papers…",
+                                          label="Question", show_label=False, scale=6, min_width=160, max_lines=6,
+                                          elem_id="question", autofocus=True)
+                    ask_btn = gr.Button("Ask", variant="primary", scale=1, min_width=90, elem_id="ask")
+                    stop_btn = gr.Button("Stop", variant="stop", scale=1, min_width=90, elem_id="stop", visible=False)
                 with gr.Row():
                     retry_btn = gr.Button("Retry", size="sm", elem_id="retry", visible=False)
                     clear_btn = gr.Button("New conversation", size="sm", elem_id="clear")
@@ -366,6 +404,7 @@ def build_app(engine: Engine) -> gr.Blocks:
                        queue=False)
         collection_outputs = [ingest_md, stats_md, empty_banner, year_from, year_to, categories, undated_md, header]
         app.load(ui.refresh, None, collection_outputs[1:], api_visibility="private", queue=False)
+        app.load(ui.restore, [kept], chat_outputs, api_visibility="private", queue=False)
         answering = []
         for trigger, (fn, inputs, outputs) in [
             (ask_btn.click, (ui.start, [question], [asked, question, *lock_outputs])),
@@ -375,24 +414,41 @@ def build_app(engine: Engine) -> gr.Blocks:
             checked = trigger(ui.free, [busy], None, api_visibility="private")
             taken = checked.success(fn, inputs, outputs, api_visibility="private", queue=False)
             answer_event = taken.success(ui.respond, chat_inputs, chat_outputs, api_visibility="private")
-            answer_event.then(ui.finish, None, lock_outputs, api_visibility="private", queue=False)
+            answer_event.then(ui.finish, None, lock_outputs, api_visibility="private", queue=False).then(
+                ui.save, [turns], [kept], api_visibility="private", queue=False)
             answering.append(answer_event)
         stop_btn.click(ui.stop, [turns], chat_outputs + lock_outputs, cancels=answering, api_visibility="private",
-                       queue=False)
+                       queue=False).then(ui.save, [turns], [kept], api_visibility="private", queue=False)
         clear_btn.click(ui.clear, [turns], chat_outputs + lock_outputs, cancels=answering, api_visibility="private",
-                        queue=False)
+                        queue=False).then(ui.save, [turns], [kept], api_visibility="private", queue=False)
         add_btn.click(ui.ingest, [upload], collection_outputs, api_visibility="private")
         sample_btn.click(ui.load_sample, None, collection_outputs, api_visibility="private")
         gr.api(ui.api_ask, api_name="ask")
     return app
 
 
+def theme() -> Any:
+    """Gradio's default theme with text that reads (WCAG AA, 4.5:1): its orange links and Ask button
+    measure 2.8:1 on white and its grey text 1.9:1, so buttons and grey text are a shade darker (lighter
+    in dark mode); the answers' links take ``--rag-link`` (:data:`ui.render.CSS`)."""
+    return gr.themes.Default().set(
+        button_primary_background_fill="*primary_700", button_primary_background_fill_dark="*primary_700",
+        button_primary_background_fill_hover="*primary_800", button_primary_background_fill_hover_dark="*primary_800",
+        button_primary_border_color="*primary_700", button_primary_border_color_dark="*primary_700",
+        body_text_color_subdued="*neutral_600", body_text_color_subdued_dark="*neutral_300",
+        input_placeholder_color="*neutral_500", input_placeholder_color_dark="*neutral_400",
+    )
+
+
 def launch(engine: Engine, host: str = "127.0.0.1", port: int | None = None, share: bool = False,
            block: bool = True, auth: list[tuple[str, str]] | None = None) -> gr.Blocks:
-    """Serve the app; ``auth`` (user, password) pairs make every page and API call ask for a login."""
-    app = build_app(engine)
+    """Serve the app; ``auth`` (user, password) pairs make every page and API call ask for a login.
+    The engine warms up in the background meanwhile, so the page opens at once."""
+    ui = ChatApp(engine)
+    app = build_app(engine, ui)
     app.queue(default_concurrency_limit=4)
-    app.launch(server_name=host, server_port=port, share=share, css=CSS, head=HEAD, show_error=True,
+    threading.Thread(target=ui.warm, name="rag-ui-warm-up", daemon=True).start()
+    app.launch(server_name=host, server_port=port, share=share, theme=theme(), css=CSS, head=HEAD, show_error=True,
                prevent_thread_lock=not block, quiet=not block, auth=auth or None,
                max_file_size=f"{engine.settings.ui_max_upload_mb}mb")
     return app

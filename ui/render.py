@@ -19,10 +19,18 @@ from rag.grounding import NOTE_PREFIX as GROUNDING_NOTE
 from rag.support.verdicts import NO_SOURCE_SUPPORTS
 
 CSS = """
+:root { --rag-link: #c2410c; }  /* orange-700: 5.2:1 on white (Gradio's orange-500 is 2.8:1) */
+.dark { --rag-link: #fb923c; }  /* orange-400 on the dark background */
 #chat { min-height: 420px; }
+/* Gradio's container hides overflow, which would make it (not the window) the scroller that sticky parts
+   stick in: clip sideways only, so the question box and the sources panel stick to the window */
+.gradio-container { overflow-x: clip !important; overflow-y: visible !important; }
+#composer { position: sticky; bottom: 0; z-index: 5; background: var(--body-background-fill); padding: 8px 0; margin: 0;
+            box-shadow: 0 -8px 8px -8px rgba(0, 0, 0, 0.15); flex-wrap: nowrap; }
+.rag-live { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); clip-path: inset(50%); white-space: nowrap; }
 #sources { max-height: calc(100vh - 24px); overflow-y: auto !important; overscroll-behavior: contain; }
 @media (min-width: 769px) { #sources { position: sticky; top: 12px; align-self: flex-start; } }
-@media (max-width: 768px) { #sources { max-height: 70vh; } }
+@media (max-width: 768px) { #sources { max-height: 70vh; } #chat { min-height: 160px; } #composer { padding: 4px 0; } }
 .rag-chat { display: flex; flex-direction: column; gap: 14px; font-size: 15px; line-height: 1.5; }
 .rag-chat .empty { color: var(--body-text-color-subdued); padding: 40px 8px; text-align: center; }
 .rag-turn .q { align-self: flex-end; background: var(--color-accent-soft); padding: 8px 12px; border-radius: 10px; margin-left: 15%; }
@@ -32,10 +40,11 @@ CSS = """
 .rag-turn .preamble { color: var(--body-text-color-subdued); font-size: 13px; font-style: italic; }
 .rag-turn .meta { font-size: 12px; color: var(--body-text-color-subdued); margin-top: 6px; }
 .rag-turn .error { color: #b91c1c; }
-button.cite, button.cite-turn { font: inherit; font-weight: 600; color: var(--color-accent); background: none; border: 0; padding: 0 1px; margin: 0; cursor: pointer; }
-button.cite-turn { font-weight: normal; }
-button.cite:hover, button.cite-turn:hover { text-decoration: underline; }
-button.cite:focus-visible, button.cite-turn:focus-visible { outline: 2px solid var(--color-accent); border-radius: 3px; }
+.dark .rag-turn .error { color: #fca5a5; }
+button.cite, button.cite-turn, button.copy { font: inherit; font-weight: 600; color: var(--rag-link); background: none; border: 0; padding: 0 1px; margin: 0; cursor: pointer; }
+button.cite-turn, button.copy { font-weight: normal; }
+button.cite:hover, button.cite-turn:hover, button.copy:hover { text-decoration: underline; }
+button.cite:focus-visible, button.cite-turn:focus-visible, button.copy:focus-visible { outline: 2px solid var(--color-accent); border-radius: 3px; }
 .badge { display: inline-block; font-family: inherit; border: 0; margin-top: 0; margin-bottom: 0; font-size: 11px; line-height: 16px; padding: 0 5px; border-radius: 8px; margin-left: 3px; vertical-align: 1px; cursor: help; }
 .badge.ok { background: #dcfce7; color: #166534; }
 .badge.no { background: #fee2e2; color: #991b1b; }
@@ -46,15 +55,15 @@ button.badge:focus-visible { outline: 2px solid var(--color-accent); }
 .rag-turn .why[hidden] { display: none; }
 .rag-turn .legend, .rag-turn .dropped, .rag-turn .searched, .rag-turn .grounding { font-size: 12px; color: var(--body-text-color-subdued); margin-top: 4px; }
 .rag-chat .examples { display: flex; flex-direction: column; gap: 6px; align-items: center; margin-top: 12px; }
-button.example { font: inherit; font-size: 14px; color: var(--color-accent); background: none; border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 6px 10px; cursor: pointer; }
+button.example { font: inherit; font-size: 14px; color: var(--rag-link); background: none; border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 6px 10px; cursor: pointer; }
 button.example:focus-visible { outline: 2px solid var(--color-accent); }
 .rag-sources .turn-sources { display: none; }
 .rag-sources .turn-sources.latest { display: block; }
 .rag-sources.picked .turn-sources.latest { display: none; }
 .rag-sources.picked .turn-sources.selected { display: block; }
-.rag-sources h4 { margin: 4px 0 8px; font-size: 14px; }
+.rag-sources h2 { margin: 4px 0 8px; font-size: 14px; }
 .source { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 8px 10px; margin: 8px 0; scroll-margin-top: 12px; }
-.source.selected { border-color: var(--color-accent); box-shadow: 0 0 0 2px var(--color-accent-soft); }
+.source.selected { border-color: var(--rag-link); box-shadow: 0 0 0 2px var(--color-accent-soft); }
 .source .title { font-weight: 600; }
 .source .smeta { font-size: 12px; color: var(--body-text-color-subdued); margin: 2px 0 6px; }
 .source .abstract { font-size: 13px; line-height: 1.45; }
@@ -68,8 +77,95 @@ button.example:focus-visible { outline: 2px solid var(--color-accent); }
 # Clicking [n] selects turn t's sources (a class on the panel) and scrolls the panel, not the page, to
 # the card: no navigation, no history entry (links would follow Gradio's <base href> and reload the page).
 # A new answer re-renders the panel, which drops the selection: the newest answer's sources show again.
+# The script also: keeps the newest answer in view while it is written (until the reader scrolls up), announces
+# finished answers in a polite live region for screen readers, and copies an answer with its references.
 HEAD = """<script>
 (() => {
+  let follow = true, lastY = 0, queued = false;
+  const seen = {};
+  function live() {
+    let el = document.getElementById("rag-live");
+    if (!el && document.body) {
+      el = document.createElement("div");
+      el.id = "rag-live";
+      el.className = "rag-live";
+      el.setAttribute("role", "status");
+      el.setAttribute("aria-live", "polite");
+      el.setAttribute("aria-atomic", "true");
+      document.body.appendChild(el);
+    }
+    return el;
+  }
+  function announce(text) {
+    const el = live();
+    if (el) el.textContent = text;
+  }
+  function gap() {  // how far the newest turn's end is below the top of the question box (> 0: hidden under it)
+    const turns = document.querySelectorAll("#chat .rag-turn");
+    const box = document.getElementById("composer");
+    if (!turns.length || !box) return 0;
+    const bottom = Math.min(box.getBoundingClientRect().top, window.innerHeight);
+    return turns[turns.length - 1].getBoundingClientRect().bottom - (bottom - 8);
+  }
+  function nameUpload() {  // Gradio names its drop zone "Click to upload or drop files", unlike the words it shows
+    const zone = document.querySelector("#upload .upload-container");
+    if (!zone) return;
+    const name = zone.textContent.replace(/\\s+/g, " ").trim() + ": add abstracts to the collection";
+    if (zone.getAttribute("aria-label") !== name) zone.setAttribute("aria-label", name);
+  }
+  function tick() {
+    queued = false;
+    live();
+    nameUpload();
+    document.querySelectorAll("#chat .rag-turn").forEach((turn) => {
+      const state = turn.dataset.state, before = seen[turn.id];
+      seen[turn.id] = state;
+      if (before !== "writing" || state === "writing") return;
+      const answer = turn.querySelector(".a");
+      if (state === "done") announce("Answer finished: " + (answer.querySelector("p, li") || answer).textContent.slice(0, 300));
+      else if (state === "failed") announce("Answer failed: " + (turn.querySelector(".error") || answer).textContent);
+      else if (state === "stopped") announce("Answer stopped.");
+    });
+    if (follow) {
+      const d = gap();
+      if (d > 0) window.scrollBy(0, d);
+    }
+  }
+  new MutationObserver(() => {
+    if (!queued) { queued = true; requestAnimationFrame(tick); }
+  }).observe(document.documentElement, {childList: true, subtree: true, characterData: true});
+  window.addEventListener("scroll", () => {  // scrolling up stops following; back down to the end resumes it
+    const y = window.scrollY;
+    if (y < lastY - 2) follow = false;
+    else if (y > lastY && gap() <= 40) follow = true;
+    lastY = y;
+  }, {passive: true});
+  function asking() { follow = true; }
+  document.addEventListener("keydown", (ev) => {
+    if (ev.key === "Enter" && !ev.shiftKey && ev.target.closest && ev.target.closest("#question")) asking();
+  }, true);
+  function copy(text, button) {
+    const done = () => {
+      button.textContent = "Copied";
+      announce("Answer copied with its references.");
+      setTimeout(() => { button.textContent = "Copy"; }, 2000);
+    };
+    const fallback = () => {  // no clipboard API off https and localhost
+      const area = document.createElement("textarea");
+      area.value = text;
+      area.setAttribute("readonly", "");
+      area.style.position = "fixed";
+      area.style.opacity = "0";
+      document.body.appendChild(area);
+      area.select();
+      const ok = document.execCommand("copy");
+      area.remove();
+      button.focus();
+      if (ok) done();
+    };
+    if (navigator.clipboard && window.isSecureContext) navigator.clipboard.writeText(text).then(done, fallback);
+    else fallback();
+  }
   function scrollerOf(el) {
     for (let p = el.parentElement; p; p = p.parentElement) {
       const o = getComputedStyle(p).overflowY;
@@ -98,6 +194,12 @@ HEAD = """<script>
     if (r.top < 0 || r.top > window.innerHeight) target.scrollIntoView({block: "nearest"});  // panel off screen (phone)
   }
   document.addEventListener("click", (ev) => {
+    if (ev.target.closest && ev.target.closest("#ask, #retry")) asking();
+    const cp = ev.target.closest && ev.target.closest("#chat button.copy");
+    if (cp) {
+      copy(cp.dataset.copy, cp);
+      return;
+    }
     const ex = ev.target.closest && ev.target.closest("#chat button.example");
     if (ex) {  // an example question fills the box (Gradio listens for input events), ready to Ask or edit
       const box = document.querySelector("#question textarea");
@@ -147,12 +249,21 @@ def chat_html(turns: list[dict], examples: list[str] | tuple[str, ...] = ()) -> 
         return f'<div class="rag-chat"><div class="empty">Ask a question about the papers in the collection.{shown}</div></div>'
     parts = ['<div class="rag-chat">']
     for t, turn in enumerate(turns, start=1):
-        parts.append(f'<div class="rag-turn" id="turn-msg-{t}">')
+        parts.append(f'<div class="rag-turn" id="turn-msg-{t}" data-state="{turn_state(turn)}">')
         parts.append(f'<div class="q">{esc(turn["question"])}</div>')
         parts.append(f'<div class="a">{turn_body(t, turn)}</div>')
         parts.append("</div>")
     parts.append("</div>")
     return "".join(parts)
+
+
+def turn_state(turn: dict) -> str:
+    """``writing``, ``done``, ``failed`` or ``stopped``: the page's script follows and announces it."""
+    if turn.get("error"):
+        return "failed"
+    if turn.get("stopped"):
+        return "stopped"
+    return "writing" if turn.get("pending") else "done"
 
 
 def turn_body(t: int, turn: dict) -> str:
@@ -172,6 +283,8 @@ def turn_body(t: int, turn: dict) -> str:
         meta.append(esc(answer.get("backend", "")))
         if answer.get("sources"):
             meta.append(f'<button type="button" class="cite-turn" data-turn="{t}">sources</button>')
+        meta.append(f'<button type="button" class="copy" data-copy="{esc(copy_text(answer))}" '
+                    f'aria-label="Copy answer {t} with its references">Copy</button>')
         if answer.get("abstained"):
             meta.append("abstained: the evidence was too weak")
     else:
@@ -186,6 +299,17 @@ def turn_body(t: int, turn: dict) -> str:
 #: says the sentence was quoted, not that it answers the question.
 LEGEND = "✓ supported by the cited source · ✗ the source says otherwise · ? not stated in the source"
 LEGEND_EXTRACTIVE = "✓ = quoted from the source (not a judgement that it answers the question) · ? = cites no source"
+
+
+def copy_text(answer: dict) -> str:
+    """What an answer's Copy button puts on the clipboard: the text with its [n] markers, then its references."""
+    by_number = {s["number"]: s for s in answer.get("sources", [])}
+    refs = []
+    for c in answer.get("citations", []):
+        url = safe_url(by_number.get(c["number"], {}).get("url"))
+        refs.append(f"[{c['number']}] {c['title']} ({c['paper_id']})" + (f" {url}" if url else ""))
+    text = answer.get("text", "").strip()
+    return text + ("\n\nReferences:\n" + "\n".join(refs) if refs else "")
 
 
 def answer_notes(question: str, answer: dict) -> str:
@@ -261,7 +385,8 @@ def link_citations(t: int, escaped: str, valid: set[int] | dict[int, str]) -> st
 def badge(verdict: dict) -> str:
     """✓ as a plain mark; ✗ and ? as a button (tap, click or keyboard) that shows why right after the sentence."""
     if verdict.get("supported") and verdict.get("cited"):
-        return f'<span class="badge ok" title="supported by its sources (checker score {verdict.get("score", 0):.2f})">✓</span>'
+        why = f'supported by its sources (checker score {verdict.get("score", 0):.2f})'
+        return f'<span class="badge ok" role="img" title="{why}" aria-label="✓ {why}">✓</span>'
     reasons = "; ".join(verdict.get("reasons") or [])
     if not verdict.get("cited"):
         kind, mark, why = "na", "?", reasons if NO_SOURCE_SUPPORTS in reasons else "cites no source"
@@ -289,7 +414,7 @@ def sources_html(turns: list[dict]) -> str:
         cited = {c["number"] for c in answer.get("citations", [])}
         latest = " latest" if t == last else ""
         parts.append(f'<section class="turn-sources{latest}" id="turn-{t}">')
-        parts.append(f"<h4>Sources for question {t}: {esc(_short(turn['question'], 80))}</h4>")
+        parts.append(f"<h2>Sources for question {t}: {esc(_short(turn['question'], 80))}</h2>")
         highlights = {int(k): v for k, v in (turn.get("highlights") or {}).items()}
         for src in sources:
             if src["number"] in cited:
@@ -399,7 +524,7 @@ def _mark(verdict: dict) -> str:
 def header_markdown(stats, collection: str) -> str:
     """The page header: the collection's name and size, then how to read the answers."""
     size = "empty" if stats.papers == 0 else f"{stats.papers} paper{'s' if stats.papers != 1 else ''}"
-    return (f"## Ask the abstracts\nCollection **{esc(collection)}** · {size}. "
+    return (f"# Ask the abstracts\nCollection **{esc(collection)}** · {size}. "
             "Answers cite the papers as [n]; click one to see the source. "
             "Each sentence is marked ✓ (supported by what it cites), ✗ (contradicts it) or ? (not stated there, or cites nothing).")
 
