@@ -49,6 +49,12 @@ CALIBRATION_FILE = "calibration.json"
 RULES_FILE = "rules.json"
 #: Used when no calibration file ships; calibrate.py writes the tuned one.
 DEFAULT_PARAMS = {"threshold": 0.6, "cosine_weight": 0.5, "hard_penalty": 0.5}
+#: An upper bound on the cosine of two unit vectors, with room for float32 rounding (384 terms: < 1e-4).
+COS_BOUND = 1.001
+#: Vectors whose norm is further than this from 1 are not unit vectors: the checker then embeds every window.
+UNIT_TOLERANCE = 1e-3
+#: Windows embedded first for a claim, the highest by their best possible score; they set the bar for the rest.
+FIRST_WINDOWS = 3
 
 
 def load_rules() -> dict[str, Any]:
@@ -102,12 +108,16 @@ class Verdict:
 
 class SupportChecker:
     """Checks claims against source texts. ``params`` come from the calibration file; ``cache_size``: source
-    texts whose sentence windows (and embeddings) are kept between checks (0: none, see :mod:`.windows`)."""
+    texts whose sentence windows (and window vectors) are kept between checks (0: none, see :mod:`.windows`);
+    ``prune``: embed only the windows that can be a claim's best match (the verdicts are the same either way)."""
 
-    def __init__(self, embedder=None, params: dict[str, float] | None = None, cache_size: int = WINDOW_CACHE_SIZE):
+    def __init__(self, embedder=None, params: dict[str, float] | None = None, cache_size: int = WINDOW_CACHE_SIZE,
+                 prune: bool = True):
         self._embedder = embedder
         self.params = dict(DEFAULT_PARAMS, **(params or load_params()))
         self._windows_of = WindowCache(lambda: self.embedder, cache_size)
+        #: skip embedding windows that provably cannot be a claim's best match (False: embed every window)
+        self.prune = prune
 
     @property
     def embedder(self):
@@ -128,12 +138,10 @@ class SupportChecker:
     def features(self, claim: str, texts: list[str]) -> dict[str, Any]:
         claim = strip_markers(claim)
         source = " ".join(texts)
-        windows, vectors, window_terms, source_terms = self._windows_of(texts)
-        claim_vec = self._windows_of.claim_vector(claim)
-        cos = vectors @ claim_vec if len(windows) else np.zeros(0)
+        windows, window_terms, source_terms = self._windows_of(texts)
         claim_terms = content_terms(claim)
         recall = np.array([term_recall(claim_terms, terms) for terms in window_terms]) if windows else np.zeros(0)
-        best = int(np.argmax(0.5 * cos + 0.5 * recall)) if len(windows) else -1
+        cos, best = self._best_window(claim, windows, recall) if windows else (np.zeros(0), -1)
         window = windows[best] if best >= 0 else ""
         return {
             "cos": float(cos[best]) if best >= 0 else 0.0,
@@ -143,6 +151,35 @@ class SupportChecker:
             "contradictions": contradictions(claim, window),
             "window": window,
         }
+
+    def _best_window(self, claim: str, windows: list[str], recall: np.ndarray) -> tuple[np.ndarray, int]:
+        """The cosines (exact where embedded) and the index of the window with the best ``0.5 cos + 0.5 recall``.
+
+        Exactly the window embedding them all would pick, while embedding few: a cosine of unit vectors is
+        at most 1 (``COS_BOUND`` allows for rounding), so a window whose ``0.5 COS_BOUND + 0.5 recall`` is
+        below a score already reached cannot be the best (nor tie it: ties go to the first window) and is
+        not embedded. The most promising windows (and those already embedded) are scored first."""
+        claim_vec = self._windows_of.claim_vector(claim)
+        bound = 0.5 * COS_BOUND + 0.5 * recall
+        if not self.prune or abs(float(np.linalg.norm(claim_vec)) - 1.0) > UNIT_TOLERANCE:
+            wanted = set(range(len(windows)))  # not unit vectors: no bound holds, score every window
+        else:
+            top = np.argsort(-bound, kind="stable")[:FIRST_WINDOWS]
+            wanted = {int(i) for i in top} | set(self._windows_of.cached(windows))
+        vectors = self._windows_of.vectors(windows, wanted)
+        combined = 0.5 * (vectors @ claim_vec) + 0.5 * recall
+        reached = max(combined[i] for i in wanted)
+        rest = {i for i in range(len(windows)) if i not in wanted and bound[i] >= reached}
+        if rest:
+            wanted |= rest
+            vectors = self._windows_of.vectors(windows, wanted)
+            combined = 0.5 * (vectors @ claim_vec) + 0.5 * recall
+        if self.prune and np.any(np.abs(np.linalg.norm(vectors[sorted(wanted)], axis=1) - 1.0) > UNIT_TOLERANCE):
+            self.prune = False  # an embedder without unit vectors: the bound is void, score all from now on
+            return self._best_window(claim, windows, recall)
+        cos = vectors @ claim_vec
+        combined[[i for i in range(len(windows)) if i not in wanted]] = -np.inf
+        return cos, int(np.argmax(combined))
 
     def decide(self, f: dict[str, Any], params: dict[str, float] | None = None) -> Verdict:
         p = dict(self.params, **(params or {}))

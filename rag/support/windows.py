@@ -1,14 +1,21 @@
-"""Sentence windows of source texts and their embeddings, cached per source text.
+"""Sentence windows of source texts, cached per source text, and window vectors embedded only when needed.
 
 The checker matches a claim against every window of one or two consecutive sentences of the
 sources it cites. A claim is checked against several combinations of the same sources (all of
 them, each alone, the others without one: ALCE's rules), and the same abstracts come back for
-many questions, so windows are built and embedded once per source *text* (keyed by its content
-hash) and assembled for any set of texts. Windows never span two texts, so the assembled
-windows, vectors and terms are the ones the whole set would give; only missing texts are
-embedded, in one batch. Claim vectors are cached too (a claim is checked up to ``2n + 1`` times).
+many questions, so a text's windows and their content terms are built once per source *text*
+(keyed by its content hash) and assembled for any set of texts; windows never span two texts.
 
-Both caches are bounded LRUs and safe to share between threads (the UI checks from several).
+Vectors are kept per window *text* (and claims share the same memo: an extractive answer's claim is
+a source sentence, so its vector is often already there). The model's vector of a text does not
+depend on the batch it is embedded in (``tests/test_checker_cache.py`` checks it), so a vector
+embedded for one check is exactly the one another check would have got. :meth:`WindowCache.vectors`
+embeds only the windows a check asks for (the checker skips the ones that provably cannot be its
+best match) and returns them in a matrix of the whole set's shape, zero rows for the others: a
+BLAS matrix-vector product's rows depend on the matrix's shape, so the cosines are bit-identical
+to the ones the whole set's matrix gives.
+
+All caches are bounded LRUs and safe to share between threads (the UI checks from several).
 """
 
 from __future__ import annotations
@@ -16,18 +23,20 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 
 from .text import content_terms
 
-#: Source texts whose windows are kept (a few hundred KB of vectors per thousand abstracts).
+#: Source texts whose windows and terms are kept.
 WINDOW_CACHE_SIZE = 4096
+#: Window and claim vectors kept (1.5 KB each: about 30 MB when full).
+VECTOR_CACHE_SIZE = 20_000
 DIM = 384
 
-#: One text's windows, their vectors and content terms, and the text's own content terms.
-TextWindows = tuple[list[str], np.ndarray, list[set[str]], set[str]]
+#: One text's windows, their content terms, and the text's own content terms.
+TextWindows = tuple[list[str], list[set[str]], set[str]]
 
 
 def _key(text: str) -> str:
@@ -69,49 +78,55 @@ class _LRU:
 
 
 class WindowCache:
-    """Windows, vectors and terms of source texts, and claim vectors; ``size`` 0 caches nothing."""
+    """Windows and terms of source texts, and vectors of windows and claims; ``size`` 0 caches nothing."""
 
-    def __init__(self, embedder: Callable[[], Any], size: int = WINDOW_CACHE_SIZE):
+    def __init__(self, embedder: Callable[[], Any], size: int = WINDOW_CACHE_SIZE,
+                 vector_size: int | None = None):
         self._embedder = embedder  # called when first needed: the model loads lazily
         self.texts = _LRU(size)
-        self.claims = _LRU(size)
+        self.memo = _LRU(VECTOR_CACHE_SIZE if vector_size is None and size else vector_size or 0)
         self.embedded = 0  #: windows embedded so far (for measurements and tests)
 
-    def __call__(self, texts: list[str]) -> tuple[list[str], np.ndarray, list[set[str]], set[str]]:
-        """The windows of ``texts`` (in order, text by text), their vectors and terms, and the terms of all texts."""
-        parts = self._parts(texts)
+    def __call__(self, texts: list[str]) -> TextWindows:
+        """The windows of ``texts`` (in order, text by text), their terms, and the terms of all texts."""
+        parts = [self._part(t) for t in texts]
         windows = [w for p in parts for w in p[0]]
-        vectors = np.concatenate([p[1] for p in parts]) if windows else np.zeros((0, DIM), dtype=np.float32)
-        terms = [t for p in parts for t in p[2]]
-        return windows, vectors, terms, set().union(*(p[3] for p in parts))
+        terms = [t for p in parts for t in p[1]]
+        return windows, terms, set().union(*(p[2] for p in parts))
 
     def claim_vector(self, claim: str) -> np.ndarray:
-        key = _key(claim)
-        vec = self.claims.get(key)
-        if vec is None:
-            vec = self._embedder().embed([claim])[0]
-            self.claims.put(key, vec)
-        return vec
+        return self._embed([claim], count=False)[0]
 
-    def _parts(self, texts: list[str]) -> list[TextWindows]:
-        keys = [_key(t) for t in texts]
-        found: dict[str, TextWindows] = {}
-        missing: dict[str, str] = {}
-        for key, text in zip(keys, texts):
-            hit = self.texts.get(key)
-            if hit is not None:
-                found[key] = hit
-            else:
-                missing[key] = text
+    def vectors(self, windows: list[str], wanted: Iterable[int]) -> np.ndarray:
+        """A ``(len(windows), DIM)`` matrix: the vectors of the ``wanted`` windows, zero rows elsewhere."""
+        out = np.zeros((len(windows), DIM), dtype=np.float32)
+        idx = sorted(set(wanted))
+        if idx:
+            out[idx] = self._embed([windows[i] for i in idx])
+        return out
+
+    def cached(self, windows: list[str]) -> list[int]:
+        """The windows whose vectors are already known (free to score)."""
+        return [i for i, w in enumerate(windows) if self.memo.get(w) is not None]
+
+    def _embed(self, texts: list[str], count: bool = True) -> np.ndarray:
+        """Vectors of ``texts``, embedding the ones not in the memo once, in one batch."""
+        found = {t: v for t in dict.fromkeys(texts) if (v := self.memo.get(t)) is not None}
+        missing = [t for t in dict.fromkeys(texts) if t not in found]
         if missing:
-            windows = {key: sentence_windows(text) for key, text in missing.items()}
-            flat = [w for ws in windows.values() for w in ws]
-            vectors = self._embedder().embed(flat) if flat else np.zeros((0, DIM), dtype=np.float32)
-            self.embedded += len(flat)
-            start = 0
-            for key, ws in windows.items():
-                part = (ws, vectors[start : start + len(ws)], [content_terms(w) for w in ws], content_terms(missing[key]))
-                start += len(ws)
-                found[key] = part
-                self.texts.put(key, part)
-        return [found[key] for key in keys]
+            vecs = self._embedder().embed(missing)
+            if count:
+                self.embedded += len(missing)
+            for t, v in zip(missing, vecs):
+                found[t] = v
+                self.memo.put(t, v)
+        return np.stack([found[t] for t in texts]) if texts else np.zeros((0, DIM), dtype=np.float32)
+
+    def _part(self, text: str) -> TextWindows:
+        key = _key(text)
+        hit = self.texts.get(key)
+        if hit is None:
+            ws = sentence_windows(text)
+            hit = (ws, [content_terms(w) for w in ws], content_terms(text))
+            self.texts.put(key, hit)
+        return hit
