@@ -1,0 +1,20 @@
+"""The embedder's sentence memo (used by the extractive answerer) is exact and embeds a text once."""
+
+import numpy as np
+
+from rag.embedding import MiniLMEmbedding
+
+
+def test_memo_gives_the_same_vectors_and_embeds_each_text_once(monkeypatch):
+    embedder = MiniLMEmbedding()
+    texts = ["Alpha beta gamma.", "A longer sentence about attention heads in language models.", "short", "short"]
+    plain = embedder.embed(texts)
+    seen: list[str] = []
+    run = embedder._run
+    monkeypatch.setattr(embedder, "_run", lambda batch: (seen.extend(batch), run(batch))[1])
+
+    assert np.array_equal(embedder.embed_memo(texts), plain)
+    assert sorted(seen) == sorted(set(texts))  # a repeated text is embedded once
+    seen.clear()
+    assert np.array_equal(embedder.embed_memo(texts[::-1]), plain[::-1])
+    assert seen == []  # all remembered
