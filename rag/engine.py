@@ -18,7 +18,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Generator, Iterator, Sequence
 
-from .answerers.base import CANNOT_ANSWER, Draft
+from .answerers.base import CANNOT_ANSWER, Draft, sentinel_head
 from .citations import CitationFilter, clean_citations, flagged_sentences, strip_markers
 from .errors import InputError
 from .query import Evidence, Query
@@ -465,7 +465,7 @@ def _later(make: Callable[[], Draft]) -> Iterator[Draft]:
 
 
 def _may_be_sentinel(text: str) -> bool:
-    head = text.strip().upper().replace(" ", "_")
+    head = sentinel_head(text)
     return head.startswith(CANNOT_ANSWER) or CANNOT_ANSWER.startswith(head)
 
 

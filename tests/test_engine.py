@@ -95,6 +95,8 @@ def test_follow_up_heuristic(question, follow_up):
     [
         ("INSUFFICIENT_EVIDENCE", True),
         ("  **INSUFFICIENT_EVIDENCE**.", True),
+        ("[1] [2] [3] [4] [5] INSUFFICIENT_EVIDENCE", True),  # a small model's habit
+        ("[1] Models show insufficient evidence of harm.", False),
         ("Insufficient evidence", True),
         ("Prior work found insufficient evidence that pruning helps [1]. Our method does [2].", False),
     ],

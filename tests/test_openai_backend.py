@@ -62,6 +62,14 @@ def test_sentinel_reply_becomes_an_abstention_and_is_never_shown(tiny_index, fak
     assert "INSUFFICIENT" not in shown and NO_ANSWER in shown
 
 
+def test_a_sentinel_after_citation_markers_is_an_abstention_citing_nothing(tiny_index, fake):
+    fake.enqueue("[1] [2] INSUFFICIENT_EVIDENCE")  # what Qwen2.5-Coder-0.5B replied to every question
+    stream = engine_for(tiny_index, fake.base_url).stream(QUESTION)
+    shown = "".join(stream)
+    assert stream.answer.abstained and stream.answer.citations == []
+    assert "INSUFFICIENT" not in shown and NO_ANSWER in shown
+
+
 def test_weak_evidence_abstains_without_calling_the_llm(tiny_index, fake):
     answer = engine_for(tiny_index, fake.base_url).ask("Who won the 1998 FIFA World Cup final?")
     assert answer.abstained and fake.requests == []
