@@ -228,3 +228,20 @@ def test_served_app_refuses_a_large_k_and_a_large_upload(served):
         assert big.status_code == 413, big.text
     finally:
         client.close()
+
+
+def test_an_answer_shows_nothing_after_new_conversation_even_before_gradio_cancels_it(chat, fake_llm):
+    """Gradio cancels a running answer asynchronously: an update it yields after New conversation must not
+    bring the old answer back (the race seen in the browser test of issue 10's defect 4)."""
+
+    class Request:
+        session_hash = "tab-1"
+
+    updates = chat.respond("How many hydrophones were deployed on the reefs?", [], 5, "openai", "fake-model",
+                           None, None, None, Request())
+    next(updates)  # the question is shown, the answer is on its way
+    chat.clear([], Request())
+    assert list(updates) == []
+    other = chat.respond("How many hydrophones were deployed on the reefs?", [], 5, "openai", "fake-model",
+                         None, None, None, Request())
+    assert list(other), "a new question after New conversation is answered"

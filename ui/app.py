@@ -23,7 +23,7 @@ import threading
 import time
 import weakref
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Generator, Iterator, Sequence
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # gradio reads this at import; we stay offline
 
@@ -89,6 +89,9 @@ class ChatApp:
         self.models = allowed_models(engine.settings)
         self.local_models = local_models(engine.settings)
         self.export_dir = Path(tempfile.mkdtemp(prefix="rag-ui-"))
+        #: per browser session, bumped by Stop and New conversation: an answer started before the bump
+        #: shows nothing more, even if an update slips out before Gradio cancels its event
+        self._epochs: dict[str, int] = {}
         weakref.finalize(self, shutil.rmtree, self.export_dir, ignore_errors=True)  # at exit at the latest
 
     @property
@@ -118,7 +121,21 @@ class ChatApp:
 
     # -- chat -----------------------------------------------------------------------------------------
     def respond(self, question: str, turns: list[dict], k: float, backend: str, model: str,
-                year_from: Any, year_to: Any, categories: list[str] | None) -> Iterator[tuple]:
+                year_from: Any, year_to: Any, categories: list[str] | None,
+                request: gr.Request | None = None) -> Iterator[tuple]:
+        session = _session(request)
+        epoch = self._epochs.get(session, 0)
+        updates = self._respond(question, turns, k, backend, model, year_from, year_to, categories)
+        try:
+            for update in updates:
+                if self._epochs.get(session, 0) != epoch:
+                    return  # stopped or cleared meanwhile: that view is already shown
+                yield update
+        finally:
+            updates.close()  # closes the LLM request too
+
+    def _respond(self, question: str, turns: list[dict], k: float, backend: str, model: str,
+                 year_from: Any, year_to: Any, categories: list[str] | None) -> Generator[tuple, None, None]:
         question = (question or "").strip()
         n_sources = _check_k(k)
         years = _year(year_from, "From year"), _year(year_to, "To year")
@@ -188,7 +205,9 @@ class ChatApp:
     def finish(self) -> tuple:
         return _locked(False)
 
-    def stop(self, turns: list[dict]) -> tuple:
+    def stop(self, turns: list[dict], request: gr.Request | None = None) -> tuple:
+        session = _session(request)
+        self._epochs[session] = self._epochs.get(session, 0) + 1
         for turn in turns:
             if turn.get("pending"):
                 turn.update(pending=False, stopped=True)
@@ -272,8 +291,8 @@ class ChatApp:
                 log.warning("could not show the conversation kept by the browser", exc_info=True)
         return chat_html([], example_questions(self.engine)), sources_html([]), [], gr.update(), gr.update(visible=False)
 
-    def clear(self, turns: list[dict] | None = None) -> tuple:
-        self.stop(turns or [])  # a running answer stops (its event is cancelled too)
+    def clear(self, turns: list[dict] | None = None, request: gr.Request | None = None) -> tuple:
+        self.stop(turns or [], request)  # a running answer stops (its event is cancelled too)
         return (chat_html([], example_questions(self.engine)), sources_html([]), [], gr.update(value=None, interactive=False),
                 gr.update(visible=False),
                 *_locked(False))
@@ -425,6 +444,11 @@ def build_app(engine: Engine, ui: ChatApp | None = None) -> gr.Blocks:
         sample_btn.click(ui.load_sample, None, collection_outputs, api_visibility="private")
         gr.api(ui.api_ask, api_name="ask")
     return app
+
+
+def _session(request: gr.Request | None) -> str:
+    """The browser session a request comes from ("" outside a served app, as in unit tests)."""
+    return getattr(request, "session_hash", None) or ""
 
 
 def theme() -> Any:
