@@ -68,7 +68,7 @@ class _SegmentBM25(BaseRetriever):
     """BM25 over the incremental index (:mod:`rag.segments`): chunks sharing a term with the query, best first.
 
     Scores are bm25s's (``lucene`` BM25); the query is tokenised as llama-index's ``BM25Retriever`` does
-    (no stopword list: stopwords are not indexed). Filters leave chunks out by their metadata."""
+    (bm25s's default English stopwords out, stemmed). Filters leave chunks out by their metadata."""
 
     def __init__(self, lexical: Any, top_k: int, filters: MetadataFilters | None = None):
         super().__init__()
@@ -80,7 +80,9 @@ class _SegmentBM25(BaseRetriever):
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         from .segments import tokenize
 
-        tokens = tokenize([query_bundle.query_str], None, self._lexical.stemmer)
+        # bm25s's default stopword list ("en"), as llama-index's BM25Retriever tokenises a query: without it,
+        # words such as "it" and "are" that the corpus side keeps in some forms would count
+        tokens = tokenize([query_bundle.query_str], "en", self._lexical.stemmer)
         index = self._lexical.bm25
         hits = index.top(tokens[0] if tokens else [], self._top_k, self._keep)
         out = []

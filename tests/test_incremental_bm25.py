@@ -128,3 +128,30 @@ def test_scores_match_bm25s(tmp_path):
         assert {ids[i] for i in np.flatnonzero(expected > 0)} == set(got)
         for i in np.flatnonzero(expected > 0):
             assert got[ids[i]] == pytest.approx(float(expected[i]), rel=1e-6)
+
+
+def test_ranking_equals_llama_index_bm25_retriever_on_real_abstracts(tmp_path):
+    """The same hits and scores as the llama-index ``BM25Retriever`` the engine used before the segments,
+    for questions full of stopwords (a query tokenised without bm25s's stopword list ranked differently)."""
+    from llama_index.core.schema import TextNode
+    from llama_index.retrievers.bm25 import BM25Retriever
+
+    from rag.readers import read_papers
+    from rag.engine import sample_corpus
+    from rag.retrieval import BM25_STOPWORDS
+
+    store = FakeStore()
+    nodes = []
+    papers = [p for _, p in read_papers(sample_corpus()) if not isinstance(p, str)][:120]
+    for n, paper in enumerate(papers):
+        cid = f"p{n:03d}#0"
+        store.chunks[cid] = chunk(cid, paper.abstract, cid)
+        nodes.append(TextNode(id_=cid, text=paper.abstract))
+    nodes.sort(key=lambda n: n.node_id)
+    lexical = build_lexical(store, tmp_path, "k")
+    before = BM25Retriever.from_defaults(nodes=nodes, similarity_top_k=10, language=BM25_STOPWORDS)
+    for question in ["What are the components of Disaggregated Multi-Tower, and what speedup does it reach?",
+                     "How is the KV cache of an LLM compressed, and what does it cost?",
+                     "Which of the papers are about the data that is used for training?"]:
+        expected = [(h.node.node_id, pytest.approx(h.score, rel=1e-5)) for h in before.retrieve(question)]
+        assert ranked(lexical, question, k=10) == expected
