@@ -92,6 +92,7 @@ def test_each_window_is_embedded_at_most_once_and_most_are_never_embedded(embedd
     assert len(set(counting.texts) & windows) < 0.8 * len(windows)  # all of them without pruning
 
 
+@pytest.mark.slow  # about 40 s each: every claim against every source, twice
 @pytest.mark.parametrize("prune", [True, False])
 def test_features_and_verdicts_equal_the_uncached_checkers_exactly(embedder, pairs, prune):
     rng = random.Random(12)
