@@ -27,8 +27,7 @@ TOKENIZER_FILE = Path(__file__).parent / "assets" / "minilm_tokenizer.json"
 #: Chunks per onnxruntime call, texts sorted by length so a batch pads little. On 16 cores 32 beat
 #: 128 (40 vs 35 papers/s, README "Bulk ingest").
 DEFAULT_BATCH = 32
-TEXT_CACHE = 20_000  #: sentence vectors kept by embed_memo (about 30 MB)
-QUERY_CACHE = 256  #: question vectors kept (a question is embedded once, however many parts use it)
+TEXT_CACHE = 20_000  #: sentence and question vectors kept by embed_memo (about 30 MB)
 Device = Literal["auto", "cpu", "cuda"]
 
 
@@ -37,8 +36,7 @@ class MiniLMEmbedding(BaseEmbedding):
 
     _session: Any = PrivateAttr(default=None)
     _tokenizer: Any = PrivateAttr(default=None)
-    _queries: Any = PrivateAttr(default=None)
-    _queries_lock: Any = PrivateAttr(default=None)
+    _memo_lock: Any = PrivateAttr(default=None)
     _texts: Any = PrivateAttr(default=None)
     _note: Any = PrivateAttr(default=None)
 
@@ -46,8 +44,7 @@ class MiniLMEmbedding(BaseEmbedding):
         """``threads``: onnxruntime intra-op threads (0: one per core; parallel ingest workers share the cores)."""
         super().__init__(model_name=MODEL_ID, embed_batch_size=batch_size, **kwargs)
         self._session, self._tokenizer, self._note = _load_model(device, threads)
-        self._queries = OrderedDict()
-        self._queries_lock = threading.Lock()
+        self._memo_lock = threading.Lock()
         self._texts = OrderedDict()
 
     @property
@@ -81,11 +78,11 @@ class MiniLMEmbedding(BaseEmbedding):
         """As :meth:`embed`, remembering the vectors of the last ``TEXT_CACHE`` texts: the extractive
         answerer meets the same abstract sentences question after question. Exact, since a text's
         vector does not depend on the batch it is embedded in."""
-        with self._queries_lock:
+        with self._memo_lock:
             known = {t: self._texts[t] for t in texts if t in self._texts}
         missing = list(dict.fromkeys(t for t in texts if t not in known))
         known.update(zip(missing, self.embed(missing)))
-        with self._queries_lock:
+        with self._memo_lock:
             for text in texts:
                 self._texts[text] = known[text]
                 self._texts.move_to_end(text)
@@ -94,20 +91,9 @@ class MiniLMEmbedding(BaseEmbedding):
         return np.stack([known[t] for t in texts]) if texts else np.zeros((0, 384), dtype=np.float32)
 
     def embed_query(self, text: str) -> np.ndarray:
-        """The unit vector of one question, computed once and kept (the retriever, the evidence score
-        and the extractive answerer all ask for it)."""
-        with self._queries_lock:
-            vec = self._queries.get(text)
-            if vec is not None:
-                self._queries.move_to_end(text)
-                return vec
-        vec = self.embed([text])[0]
-        vec.setflags(write=False)
-        with self._queries_lock:
-            self._queries[text] = vec
-            while len(self._queries) > QUERY_CACHE:
-                self._queries.popitem(last=False)
-        return vec
+        """The unit vector of one question, computed once and kept in the same memo (the retriever, the
+        evidence score and the extractive answerer all ask for it)."""
+        return self.embed_memo([text])[0]
 
     def _run(self, texts: list[str]) -> np.ndarray:
         encodings = self._tokenizer.encode_batch(texts)

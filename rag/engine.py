@@ -184,10 +184,10 @@ class Engine:
     @cached_property
     def _grounder(self) -> Grounder:
         from .answerers.extractive import PREAMBLE
-        from .grounding import Grounder, MemoEmbedder
+        from .grounding import Grounder
         from .support import AnswerChecker, SupportChecker
 
-        checker = AnswerChecker(SupportChecker(embedder=MemoEmbedder(self.embedder)), skip_lines=(PREAMBLE,))
+        checker = AnswerChecker(SupportChecker(embedder=self.embedder), skip_lines=(PREAMBLE,))
         return Grounder(checker, self.settings.grounding_unsupported, skip_lines=(PREAMBLE,))
 
     # -- ingest -------------------------------------------------------------------------------

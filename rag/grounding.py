@@ -16,9 +16,8 @@ only the sentences whose citations change are rewritten.
 from __future__ import annotations
 
 import re
-import threading
 from dataclasses import dataclass, field
-from typing import Any, Literal, Sequence
+from typing import Literal, Sequence
 
 from .citations import SIMPLE_MARKER
 from .support.statements import LIST_ITEM, is_claim, parse_sentence
@@ -102,30 +101,6 @@ class Grounder:
             return ""
         unsupported.append(unit)
         return unit
-
-
-class MemoEmbedder:
-    """An embedder that remembers its last single-text vectors: a sentence checked against each source in
-    turn is embedded once, not once per source (the checker keeps each source's window vectors itself)."""
-
-    def __init__(self, embedder: Any, size: int = 256):
-        self.embedder = embedder
-        self.size = size
-        self._memo: dict[str, Any] = {}
-        self._lock = threading.Lock()
-
-    def embed(self, texts: list[str]) -> Any:
-        if len(texts) != 1:
-            return self.embedder.embed(texts)
-        with self._lock:
-            hit = self._memo.get(texts[0])
-        if hit is None:
-            hit = self.embedder.embed(texts)
-            with self._lock:
-                if len(self._memo) >= self.size:
-                    self._memo.clear()
-                self._memo[texts[0]] = hit
-        return hit
 
 
 def _units(line: str) -> list[str]:
