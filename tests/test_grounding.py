@@ -4,16 +4,15 @@ unsupported sentences marked or removed; and the engine doing it for LLM answers
 import re
 
 import pytest
-from fake_openai import FakeOpenAI
 
 from rag.citations import SIMPLE_MARKER
-from rag.engine import Engine
 from rag.grounding import Grounder, with_citations
 from rag.query import Query
 from rag.settings import Settings
 from rag.support import AnswerChecker, SupportChecker
 from rag.support.statements import is_claim
 from rag.types import Source
+from test_openai_backend import engine_for, fake  # noqa: F401  (the scripted server and an engine on it)
 
 CORAL = ("Healthy coral reefs are noisy places, and their soundscape reveals fish activity. We deploy arrays of "
          "16 hydrophones on three reefs in the Red Sea for 11 months. A convolutional classifier detects snapping "
@@ -101,16 +100,6 @@ RAW = ("Based on the sources, here is what they report:\n"
        "Acoustic richness declined by 30% on the reef that bleached [3]. "
        "The hydrophones also detected whale songs 40 km away [1].")
 
-
-@pytest.fixture
-def fake():
-    with FakeOpenAI() as server:
-        yield server
-
-
-def engine_for(index_dir, base_url, **kw) -> Engine:
-    opts = dict(backend="openai", openai_base_url=base_url, model="test-model", max_retries=0, timeout=5.0)
-    return Engine(Settings(index_dir=index_dir, sample_on_empty=False, **opts, **kw), notify=lambda m: None)
 
 
 def consistent(answer) -> bool:
