@@ -81,3 +81,14 @@ def test_rag_bench_runs_end_to_end_and_prints_every_row(tmp_path, capsys):
     assert set(size["baselines"]) == {"llama_index", "bm25s", "numpy_rrf"}
     assert 0.0 <= size["retrieve"]["hit@5"] <= 1.0 and size["cold"]["ask_wall_s"] > 0
     assert markdown(data["sizes"]) == table.strip()
+    # --reuse measures the kept index again without ingesting, and keeps the first run's ingest figures
+    again = tmp_path / "again.json"
+    assert cli.main(["bench", "--sizes", "50", "--queries", "5", "--out", str(tmp_path / "b"), "--reuse", "--no-cold",
+                     "--json", str(again)]) == 0
+    assert "(ingest rows from an earlier run: --reuse)" in capsys.readouterr().out
+    (second,) = json.loads(again.read_text())["sizes"]
+    assert second["reused"] and second["ingest"] == size["ingest"] and second["add_one"] == size["add_one"]
+    assert second["retrieve"]["n"] == 5 and second["retrieve"]["hit@5"] == size["retrieve"]["hit@5"]
+    # other arguments than the kept index was made with: refused, with what to do
+    assert cli.main(["bench", "--sizes", "50", "--queries", "4", "--out", str(tmp_path / "b"), "--reuse"]) == 2
+    assert "run without --reuse" in capsys.readouterr().err

@@ -27,6 +27,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--out", type=Path, help="keep the collections and indexes here, one folder per size "
                    "(default: a temporary folder, removed afterwards)")
     p.add_argument("--json", type=Path, metavar="FILE", help="also write every figure as JSON to FILE")
+    p.add_argument("--reuse", action="store_true",
+                   help="with --out: where a size's index is there from an earlier run, measure its queries, memory, "
+                   "baselines and cold ask again, and keep that run's ingest figures (no ingest)")
     p.add_argument("--no-cold", dest="cold", action="store_false", help="skip the cold `rag ask` process")
     p.add_argument("--ceiling-chunks", type=int, default=3000,
                    help="chunks (a seeded sample) the embedding-ceiling measurement embeds (default: 3000)")
@@ -61,15 +64,19 @@ def cmd_bench(args: argparse.Namespace) -> int:
     sizes = parse_sizes(args.sizes)
     if args.queries < 1:
         raise InputError("--queries must be at least 1.")
+    if args.reuse and args.out is None:
+        raise InputError("--reuse measures indexes kept by an earlier run: give their folder with --out.")
     notify = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
     root = args.out or Path(tempfile.mkdtemp(prefix="rag-bench-"))
     results = []
     try:
         for n in sizes:
             directory = root / f"n{n}"
-            if (directory / "index").exists():
-                raise InputError(f"{directory / 'index'} exists: give --out an empty folder, or remove it.")
-            results.append(run_size(n, min(args.queries, n), directory, args.seed, notify, args.cold, args.ceiling_chunks))
+            if (directory / "index").exists() and not args.reuse:
+                raise InputError(f"{directory / 'index'} exists: give --out an empty folder, remove it, "
+                                 "or add --reuse to measure it again without ingesting.")
+            results.append(run_size(n, min(args.queries, n), directory, args.seed, notify, args.cold, args.ceiling_chunks,
+                                    reuse=args.reuse and (directory / "index").exists()))
     finally:
         if args.out is None:
             shutil.rmtree(root, ignore_errors=True)

@@ -8,6 +8,7 @@ its CPU time (``RUSAGE_CHILDREN``) beside `rag --help` as the process-start floo
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import random
@@ -94,9 +95,18 @@ def dir_size_mb(path: Path) -> float:
     return total / 1e6
 
 
+#: What a ``reuse`` run takes from the earlier run instead of measuring again (it does not ingest).
+INGEST_FIGURES = ("generate", "startup", "ingest", "reingest", "ceiling", "add_one", "ask_after_add")
+RESULT_FILE = "result.json"  #: each size's figures, kept beside its index (``rag bench --out``)
+
+
 def run_size(n: int, n_queries: int, directory: Path, seed: int = 0, notify: Notify = print, cold: bool = True,
-             ceiling_chunks: int = 3000) -> dict[str, Any]:
-    """Generate ``n`` papers into ``directory``, index them in ``directory/index`` and measure everything."""
+             ceiling_chunks: int = 3000, reuse: bool = False) -> dict[str, Any]:
+    """Generate ``n`` papers into ``directory``, index them in ``directory/index`` and measure everything.
+
+    ``reuse``: the index is there already, from an earlier run with the same arguments (its figures in
+    ``directory/result.json``): measure the queries, memory, baselines and cold ask again, and keep the
+    earlier run's ingest figures (the extra paper is in the index already, so queries search n + 1 papers)."""
     from rag.engine import Engine
     from rag.query import Query
     from rag.settings import Settings
@@ -105,10 +115,15 @@ def run_size(n: int, n_queries: int, directory: Path, seed: int = 0, notify: Not
 
     say = lambda msg: notify(f"[bench {n}] {msg}")  # noqa: E731
     result: dict[str, Any] = {"papers": n, "queries": n_queries, "seed": seed}
-    with clock() as c:
-        collection = generate(n, n_queries, seed)
-        papers_file, extra_file = collection.write(directory / "data")
-    result["generate"] = c.to_dict()
+    if reuse:
+        earlier = _earlier(directory, result)
+        result.update({key: earlier[key] for key in INGEST_FIGURES}, reused=True)
+        collection = generate(n, n_queries, seed)  # the same queries: everything depends on the seed alone
+    else:
+        with clock() as c:
+            collection = generate(n, n_queries, seed)
+            papers_file, extra_file = collection.write(directory / "data")
+        result["generate"] = c.to_dict()
     index_dir = directory / "index"
     settings = Settings(index_dir=index_dir, backend="extractive", sample_on_empty=False, lock_timeout=60)
     engine = Engine(settings, notify=say)
@@ -117,24 +132,12 @@ def run_size(n: int, n_queries: int, directory: Path, seed: int = 0, notify: Not
         with clock() as c:
             engine.store.count()
             engine.embedder.embed(["warm up"])
-        result["startup"] = c.to_dict()  # kept out of the ingest figures, which then compare with the ceiling's
-        say(f"ingesting {n} papers into {index_dir}")
-        with clock() as c:
-            report = engine.ingest([papers_file])
-        chunks_n = report.chunks_added
-        result["ingest"] = dict(c.to_dict(), papers=report.new, chunks=chunks_n)
-        say(f"ingested {report.new} papers, {chunks_n} chunks in {c.wall_s:.1f} s; re-ingesting unchanged")
-        with clock() as c:
-            again = engine.ingest([papers_file])
-        result["reingest"] = dict(c.to_dict(), unchanged=again.unchanged)
-
-        say("reading the chunks back; measuring the embedding ceiling")
-        chunks = Chunks.read(collection_of(engine), vectors=True)
-        sample = chunks.texts if len(chunks.texts) <= ceiling_chunks else random.Random(seed).sample(chunks.texts, ceiling_chunks)
-        engine.embedder.embed(sample[:8])  # the model is loaded already; this only warms the session
-        with clock() as c:
-            engine.embedder.embed(sample)
-        result["ceiling"] = dict(c.to_dict(), chunks=len(sample), chunks_per_paper=len(chunks.ids) / max(1, n))
+        if not reuse:
+            result["startup"] = c.to_dict()  # kept out of the ingest figures, which then compare with the ceiling's
+            chunks = _ingest(engine, papers_file, result, say, seed, ceiling_chunks)
+        else:
+            say("reading the chunks back")
+            chunks = Chunks.read(collection_of(engine), vectors=True)
 
         say(f"warm queries: {len(collection.queries)} retrieve, then ask (extractive)")
         queries = collection.queries
@@ -149,13 +152,14 @@ def run_size(n: int, n_queries: int, directory: Path, seed: int = 0, notify: Not
         result["ask"] = dict(ask.to_dict(), **c.to_dict())
         result["rss_after_queries_mb"] = round(peak_rss_mb(), 1)
 
-        say("adding one paper, then asking about it")
-        with clock() as c:
-            added = engine.ingest([extra_file])
-        result["add_one"] = dict(c.to_dict(), new=added.new)
-        with clock() as c:
-            answer = engine.ask(Query(collection.extra_query.question, k=5))
-        result["ask_after_add"] = dict(c.to_dict(), hit=collection.extra.paper_id in [s.paper_id for s in answer.sources])
+        if not reuse:
+            say("adding one paper, then asking about it")
+            with clock() as c:
+                added = engine.ingest([extra_file])
+            result["add_one"] = dict(c.to_dict(), new=added.new)
+            with clock() as c:
+                answer = engine.ask(Query(collection.extra_query.question, k=5))
+            result["ask_after_add"] = dict(c.to_dict(), hit=collection.extra.paper_id in [s.paper_id for s in answer.sources])
 
         say("baselines: llama-index VectorStoreIndex, bm25s alone, numpy cosine + bm25s + RRF")
         baselines: dict[str, Any] = {}
@@ -180,7 +184,47 @@ def run_size(n: int, n_queries: int, directory: Path, seed: int = 0, notify: Not
     if cold:
         say("cold `rag ask` as a process (and `rag --help`, the process-start floor)")
         result["cold"] = cold_ask(index_dir, queries[1 % len(queries)].question)
+    (directory / RESULT_FILE).write_text(json.dumps(result, indent=2) + "\n")
     return result
+
+
+def _earlier(directory: Path, now: dict[str, Any]) -> dict[str, Any]:
+    """The figures of the earlier run whose index ``reuse`` measures again; it must match ``now``'s arguments."""
+    from rag.errors import InputError
+
+    path = directory / RESULT_FILE
+    if not (directory / "index").is_dir() or not path.is_file():
+        raise InputError(f"--reuse needs {directory / 'index'} and {path} from an earlier `rag bench --out` run: "
+                         "run it without --reuse first.")
+    earlier = json.loads(path.read_text())
+    if any(earlier.get(key) != now[key] for key in ("papers", "queries", "seed")) or not all(k in earlier for k in INGEST_FIGURES):
+        raise InputError(f"{path} was made with other arguments (papers, queries, seed): run without --reuse into an empty folder.")
+    return earlier
+
+
+def _ingest(engine: Any, papers_file: Path, result: dict[str, Any], say: Notify, seed: int, ceiling_chunks: int) -> Any:
+    """Ingest the collection, re-ingest it unchanged, and measure the embedding ceiling on its chunks; return them."""
+    from .baselines import Chunks
+
+    n = result["papers"]
+    say(f"ingesting {n} papers into {engine.settings.index_dir}")
+    with clock() as c:
+        report = engine.ingest([papers_file])
+    chunks_n = report.chunks_added
+    result["ingest"] = dict(c.to_dict(), papers=report.new, chunks=chunks_n)
+    say(f"ingested {report.new} papers, {chunks_n} chunks in {c.wall_s:.1f} s; re-ingesting unchanged")
+    with clock() as c:
+        again = engine.ingest([papers_file])
+    result["reingest"] = dict(c.to_dict(), unchanged=again.unchanged)
+
+    say("reading the chunks back; measuring the embedding ceiling")
+    chunks = Chunks.read(collection_of(engine), vectors=True)
+    sample = chunks.texts if len(chunks.texts) <= ceiling_chunks else random.Random(seed).sample(chunks.texts, ceiling_chunks)
+    engine.embedder.embed(sample[:8])  # the model is loaded already; this only warms the session
+    with clock() as c:
+        engine.embedder.embed(sample)
+    result["ceiling"] = dict(c.to_dict(), chunks=len(sample), chunks_per_paper=len(chunks.ids) / max(1, n))
+    return chunks
 
 
 def collection_of(engine: Any) -> Any:

@@ -103,7 +103,8 @@ _baseline("numpy_rrf", "numpy cosine + bm25s + RRF")
 
 def markdown(results: list[dict]) -> str:
     """The table for ``results`` (one :func:`~eval.bench.measure.run_size` result per size)."""
-    head = ["measure"] + [f"{r['papers']:,} papers, {r['ingest']['chunks']:,} chunks" for r in results]
+    head = ["measure"] + [f"{r['papers']:,} papers, {r['ingest']['chunks']:,} chunks"
+                          + (" (ingest rows from an earlier run: --reuse)" if r.get("reused") else "") for r in results]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for label, cell in ROWS:
         lines.append("| " + " | ".join([label] + [cell(r) for r in results]) + " |")
