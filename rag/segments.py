@@ -181,7 +181,7 @@ class MergedIndex:
                     rows, tf = rows[keep], tf[keep]
                 l_d = seg.lengths[rows]
                 tfc = tf / (K1 * ((1 - B) + B * l_d / self.avg_len) + tf)  # bm25s: float64 here
-                np.add.at(out, rows.astype(np.int64) + offset, (term_idf * tfc).astype(np.float32))
+                out[rows.astype(np.int64) + offset] += (term_idf * tfc).astype(np.float32)  # a term's rows are distinct
         return out
 
     def top(self, query_tokens: list[str], k: int, keep: Any = None) -> list[tuple[int, float]]:
@@ -189,6 +189,9 @@ class MergedIndex:
         equal scores in chunk-id order; ``keep(metadata)`` (a filter) leaves chunks out."""
         scores = self.scores(query_tokens)
         hits = np.flatnonzero(scores > 0)
+        if keep is None and 0 < 4 * k < len(hits):  # only the k best (and every chunk tied with the k-th) need sorting
+            kth = np.partition(scores[hits], len(hits) - k)[len(hits) - k]
+            hits = hits[scores[hits] >= kth]
         hits = hits[np.argsort(-scores[hits], kind="stable")]
         out: list[tuple[int, float]] = []
         start = 0

@@ -155,3 +155,20 @@ def test_ranking_equals_llama_index_bm25_retriever_on_real_abstracts(tmp_path):
                      "Which of the papers are about the data that is used for training?"]:
         expected = [(h.node.node_id, pytest.approx(h.score, rel=1e-5)) for h in before.retrieve(question)]
         assert ranked(lexical, question, k=10) == expected
+
+
+def test_a_few_best_are_the_head_of_the_full_ranking_ties_included(tmp_path):
+    """With k much smaller than the hits, only the k best are sorted: the same chunks, in the same order
+    (equal scores by chunk id), as sorting every hit. Few distinct words make many ties at every cut."""
+    store = FakeStore()
+    rng = np.random.default_rng(5)
+    for i in range(400):
+        store.chunks[f"c{i:03d}"] = chunk(f"c{i:03d}", text(rng.integers(0, 6, rng.integers(1, 4)).tolist()), f"c{i:03d}")
+    lexical = build_lexical(store, tmp_path, "k")
+    index = lexical.bm25
+    for query in ("graph neural network", "protein folding graph", "graph"):
+        scores = index.scores(segments.tokenize([query], "en", lexical.stemmer)[0])
+        every = sorted(np.flatnonzero(scores > 0).tolist(), key=lambda p: (-scores[p], index.record(p)[0]))
+        assert len(every) > 100
+        for k in (1, 3, 10, 24):
+            assert index.top(segments.tokenize([query], "en", lexical.stemmer)[0], k) == [(p, float(scores[p])) for p in every[:k]]
