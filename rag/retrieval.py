@@ -206,11 +206,16 @@ def build_lexical(store: StoreLike, cache_dir: Path, key: str, previous: Lexical
 
 def _segment(pages: Iterator[tuple[list[str], list[str], list[dict[str, Any]]]]) -> Segment:
     """A segment of the chunks ``pages`` list, in chunk-id order (the same whatever order the store lists them in)."""
-    from .segments import Segment, tokenize
+    from .segments import Segment, compact, tokenize
 
-    records = sorted((cid, doc, meta) for ids, docs, metas in pages for cid, doc, meta in zip(ids, docs, metas))
-    texts = [metadata_dict_to_node(meta, text=doc).get_content(metadata_mode=MetadataMode.EMBED) for _, doc, meta in records]
-    return Segment.build(records, tokenize(texts, BM25_STOPWORDS, _stemmer()))
+    rows = []  # a page at a time, each chunk's metadata kept as JSON text, not the store's dicts
+    for ids, docs, metas in pages:
+        for cid, doc, meta in zip(ids, docs, metas):
+            text = metadata_dict_to_node(meta, text=doc).get_content(metadata_mode=MetadataMode.EMBED)
+            rows.append((cid, doc, compact(meta), text))
+    rows.sort(key=lambda r: r[0])
+    tokens = tokenize([r[3] for r in rows], BM25_STOPWORDS, _stemmer())
+    return Segment.build([r[:3] for r in rows], tokens)
 
 
 def _load_main(cache_dir: Path) -> Segment | None:

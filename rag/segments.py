@@ -29,7 +29,12 @@ import numpy as np
 
 K1, B = 1.5, 0.75  # bm25s's defaults
 COMPACT_SHARE = 0.1  #: fold the delta into the main segment when added + removed chunks pass this share of it
-FORMAT = 1
+FORMAT = 2  #: 2: each chunk's metadata as JSON text (1 held parsed dicts: three times the memory)
+
+
+def compact(meta: dict[str, Any] | str) -> str:
+    """A chunk's metadata as the JSON text a segment keeps (parsed again only for the hits that are read)."""
+    return meta if isinstance(meta, str) else json.dumps(meta, ensure_ascii=False, separators=(",", ":"))
 
 
 def tokenize(texts: list[str], stopwords: str | None, stemmer: Any) -> list[list[str]]:
@@ -52,12 +57,13 @@ def _idf(df: np.ndarray, n_docs: int) -> np.ndarray:
 
 @dataclass
 class Segment:
-    """Chunks and their term frequencies: ``ids``, ``texts`` and ``metas`` (as the store holds them) in
-    chunk-id order; column ``t`` of the CSC matrix lists the chunks using term ``t`` and how often."""
+    """Chunks and their term frequencies: ``ids``, ``texts`` and ``metas`` (as the store holds them, the
+    metadata as JSON text: :func:`compact`) in chunk-id order; column ``t`` of the CSC matrix lists the
+    chunks using term ``t`` and how often."""
 
     ids: list[str]
     texts: list[str]
-    metas: list[dict[str, Any]]
+    metas: list[str]
     vocab: dict[str, int]
     indptr: np.ndarray  # int64, len(vocab) + 1
     rows: np.ndarray  # int32 chunk positions
@@ -72,18 +78,20 @@ class Segment:
     def size(self) -> int:
         return len(self.ids)
 
+    def meta(self, i: int) -> dict[str, Any]:
+        """The metadata of chunk ``i``, parsed."""
+        return json.loads(self.metas[i])
+
     @classmethod
-    def build(cls, records: list[tuple[str, str, dict[str, Any]]], tokens: list[list[str]]) -> Segment:
-        """A segment of ``records`` (``(id, text, metadata)``, in id order) and their bm25s ``tokens``."""
+    def build(cls, records: list[tuple[str, str, Any]], tokens: list[list[str]]) -> Segment:
+        """A segment of ``records`` (``(id, text, metadata)``, in id order; the metadata a dict or its
+        :func:`compact` text) and their bm25s ``tokens``."""
         vocab: dict[str, int] = {}
-        doc_idx: list[int] = []
-        tok_idx: list[int] = []
-        for d, toks in enumerate(tokens):
-            for t in toks:
-                tok_idx.append(vocab.setdefault(t, len(vocab)))
-            doc_idx.extend([d] * len(toks))
-        cols = np.asarray(tok_idx, dtype=np.int64)
-        rows = np.asarray(doc_idx, dtype=np.int64)
+        lengths = np.asarray([len(t) for t in tokens], dtype=np.int64)
+        # numpy arrays straight from the tokens: lists of Python ints would take some 60 bytes a token
+        cols = np.fromiter((vocab.setdefault(t, len(vocab)) for toks in tokens for t in toks), dtype=np.int64,
+                           count=int(lengths.sum()))
+        rows = np.repeat(np.arange(len(tokens), dtype=np.int64), lengths)
         n_docs = len(records)
         pairs, counts = np.unique(cols * max(n_docs, 1) + rows, return_counts=True)  # sorted by term, then chunk
         pair_cols = pairs // max(n_docs, 1)
@@ -92,12 +100,12 @@ class Segment:
         return cls(
             ids=[r[0] for r in records],
             texts=[r[1] for r in records],
-            metas=[r[2] for r in records],
+            metas=[compact(r[2]) for r in records],
             vocab=vocab,
             indptr=indptr,
             rows=(pairs % max(n_docs, 1)).astype(np.int32),
             tf=counts.astype(np.float32),
-            lengths=np.asarray([len(t) for t in tokens], dtype=np.int64),
+            lengths=lengths,
         )
 
     def postings(self, term: str) -> tuple[np.ndarray, np.ndarray]:
@@ -113,7 +121,7 @@ class Segment:
         """Write the segment into the (new, empty) directory ``path``; raises on what JSON cannot hold."""
         with (path / "corpus.jsonl").open("w", encoding="utf-8") as fh:
             for cid, text, meta in zip(self.ids, self.texts, self.metas):
-                fh.write(json.dumps({"id": cid, "text": text, "meta": meta}, ensure_ascii=False, allow_nan=False) + "\n")
+                fh.write(json.dumps({"id": cid, "text": text, "meta": meta}, ensure_ascii=False) + "\n")
         np.savez(path / "segment.npz", indptr=self.indptr, rows=self.rows, tf=self.tf, lengths=self.lengths)
         (path / "vocab.json").write_text(json.dumps(list(self.vocab)), encoding="utf-8")
         (path / "segment.json").write_text(json.dumps({"format": FORMAT, "docs": self.size}), encoding="utf-8")
@@ -124,16 +132,24 @@ class Segment:
         head = json.loads((path / "segment.json").read_text(encoding="utf-8"))
         if head.get("format") != FORMAT:
             raise ValueError(f"segment format {head.get('format')}, not {FORMAT}")
-        records = [json.loads(line) for line in (path / "corpus.jsonl").read_text(encoding="utf-8").splitlines()]
+        ids, texts, metas = [], [], []
+        with (path / "corpus.jsonl").open(encoding="utf-8") as fh:  # a line at a time: the file can be large
+            for line in fh:
+                record = json.loads(line)
+                if not isinstance(record.get("meta"), str):
+                    raise ValueError("a corpus record without its metadata text")
+                ids.append(record["id"])
+                texts.append(record["text"])
+                metas.append(record["meta"])
         vocab = {t: i for i, t in enumerate(json.loads((path / "vocab.json").read_text(encoding="utf-8")))}
         with np.load(path / "segment.npz") as arrays:
             parts = {k: arrays[k] for k in ("indptr", "rows", "tf", "lengths")}
         n = head.get("docs")
         rows = parts["rows"]
-        if not (len(records) == len(parts["lengths"]) == n and len(parts["indptr"]) == len(vocab) + 1
+        if not (len(ids) == len(parts["lengths"]) == n and len(parts["indptr"]) == len(vocab) + 1
                 and len(rows) == len(parts["tf"]) == int(parts["indptr"][-1]) and (not len(rows) or int(rows.max()) < n)):
-            raise ValueError(f"segment of {n} chunks has a corpus of {len(records)} and {len(parts['lengths'])} lengths")
-        return cls([r["id"] for r in records], [r["text"] for r in records], [r["meta"] for r in records], vocab, **parts)
+            raise ValueError(f"segment of {n} chunks has a corpus of {len(ids)} and {len(parts['lengths'])} lengths")
+        return cls(ids, texts, metas, vocab, **parts)
 
 
 class MergedIndex:
@@ -158,10 +174,17 @@ class MergedIndex:
     def ids(self) -> set[str]:
         return {cid for cid, live in zip(self.main.ids, self.alive) if live} | set(self.delta.ids)
 
+    def _at(self, pos: int) -> tuple[Segment, int]:
+        return (self.main, pos) if pos < self.main.size else (self.delta, pos - self.main.size)
+
+    def chunk_id(self, pos: int) -> str:
+        seg, i = self._at(pos)
+        return seg.ids[i]
+
     def record(self, pos: int) -> tuple[str, str, dict[str, Any]]:
-        """The chunk at merged position ``pos`` (main segment first, then the delta)."""
-        seg, i = (self.main, pos) if pos < self.main.size else (self.delta, pos - self.main.size)
-        return seg.ids[i], seg.texts[i], seg.metas[i]
+        """The chunk at merged position ``pos`` (main segment first, then the delta), its metadata parsed."""
+        seg, i = self._at(pos)
+        return seg.ids[i], seg.texts[i], seg.meta(i)
 
     def doc_freq(self, term: str) -> int:
         rows, _ = self.main.postings(term)
@@ -199,7 +222,7 @@ class MergedIndex:
             end = start + 1
             while end < len(hits) and scores[hits[end]] == scores[hits[start]]:
                 end += 1
-            for pos in sorted(hits[start:end].tolist(), key=lambda p: self.record(p)[0]):
+            for pos in sorted(hits[start:end].tolist(), key=self.chunk_id):
                 if len(out) < k and (keep is None or keep(self.record(pos)[2])):
                     out.append((pos, float(scores[pos])))
             start = end

@@ -80,6 +80,7 @@ def test_rag_bench_runs_end_to_end_and_prints_every_row(tmp_path, capsys):
     assert size["add_one"]["new"] == 1 and size["retrieve"]["n"] == 5
     assert set(size["baselines"]) == {"llama_index", "bm25s", "numpy_rrf"}
     assert 0.0 <= size["retrieve"]["hit@5"] <= 1.0 and size["cold"]["ask_wall_s"] > 0
+    assert 100 < size["cold"]["ask_peak_rss_mb"] < 4000  # a whole Python process with the model, in MB
     assert markdown(data["sizes"]) == table.strip()
     # --reuse measures the kept index again without ingesting, and keeps the first run's ingest figures
     again = tmp_path / "again.json"

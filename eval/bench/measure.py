@@ -237,25 +237,34 @@ def _top5(retriever: Any, question: str) -> list[str]:
 
 
 def cold_ask(index_dir: Path, question: str, runs: int = 2) -> dict[str, float]:
-    """Best of ``runs`` wall (and its CPU) for `rag ask QUESTION` and for `rag --help`, as fresh processes."""
+    """Best of ``runs`` wall (and its CPU and peak RSS) for `rag ask QUESTION` and for `rag --help`, as fresh processes."""
+    import tempfile
+
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RAG_", "OPENAI_"))}
     env.update(RAG_INDEX_DIR=str(index_dir), RAG_BACKEND="extractive")
 
-    def best(cmd: list[str]) -> tuple[float, float]:
-        out = (float("inf"), 0.0)
-        for _ in range(runs):
-            w0, c0 = time.perf_counter(), _cpu(resource.RUSAGE_CHILDREN)
-            done = subprocess.run(cmd, env=env, capture_output=True, text=True)
-            wall, cpu = time.perf_counter() - w0, _cpu(resource.RUSAGE_CHILDREN) - c0
-            if done.returncode != 0:
+    def once(cmd: list[str]) -> tuple[float, float, float]:
+        """Wall, CPU and peak RSS (MB) of one child, from its own rusage (``wait4``)."""
+        with tempfile.TemporaryFile() as err:
+            w0 = time.perf_counter()
+            proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=err)
+            _, status, usage = os.wait4(proc.pid, 0)
+            wall = time.perf_counter() - w0
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            if proc.returncode != 0:
                 from rag.errors import RagError
 
-                raise RagError(f"`{' '.join(cmd[2:4])}` on the bench index failed (exit {done.returncode}): "
-                               f"{done.stderr.strip()[-300:]}. Run `rag bench --no-cold` to skip the cold ask.")
-            out = min(out, (wall, cpu))
-        return out
+                err.seek(0)
+                raise RagError(f"`{' '.join(cmd[2:4])}` on the bench index failed (exit {proc.returncode}): "
+                               f"{err.read().decode(errors='replace').strip()[-300:]}. "
+                               "Run `rag bench --no-cold` to skip the cold ask.")
+        rss = usage.ru_maxrss / (1 << 20 if sys.platform == "darwin" else 1024)
+        return wall, usage.ru_utime + usage.ru_stime, rss
 
-    ask_wall, ask_cpu = best([sys.executable, "-m", "rag", "ask", question])
-    help_wall, help_cpu = best([sys.executable, "-m", "rag", "--help"])
-    return {"ask_wall_s": round(ask_wall, 3), "ask_cpu_s": round(ask_cpu, 3),
+    def best(cmd: list[str]) -> tuple[float, float, float]:
+        return min(once(cmd) for _ in range(runs))
+
+    ask_wall, ask_cpu, ask_rss = best([sys.executable, "-m", "rag", "ask", question])
+    help_wall, help_cpu, _ = best([sys.executable, "-m", "rag", "--help"])
+    return {"ask_wall_s": round(ask_wall, 3), "ask_cpu_s": round(ask_cpu, 3), "ask_peak_rss_mb": round(ask_rss, 1),
             "help_wall_s": round(help_wall, 3), "help_cpu_s": round(help_cpu, 3)}

@@ -71,7 +71,8 @@ def _cold(r: dict) -> str:
     c = r.get("cold")
     if not c:
         return "not run"
-    return f"{c['ask_wall_s']:.1f} s (CPU {c['ask_cpu_s']:.1f} s) vs `rag --help` {c['help_wall_s']:.1f} s"
+    rss = f", peak RSS {c['ask_peak_rss_mb']:.0f} MB" if "ask_peak_rss_mb" in c else ""
+    return f"{c['ask_wall_s']:.1f} s (CPU {c['ask_cpu_s']:.1f} s{rss}) vs `rag --help` {c['help_wall_s']:.1f} s"
 
 
 @_row("peak RSS: ingest / queries / +baselines")
