@@ -93,3 +93,20 @@ def test_rag_bench_runs_end_to_end_and_prints_every_row(tmp_path, capsys):
     # other arguments than the kept index was made with: refused, with what to do
     assert cli.main(["bench", "--sizes", "50", "--queries", "4", "--out", str(tmp_path / "b"), "--reuse"]) == 2
     assert "run without --reuse" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_the_cold_ask_peak_rss_is_the_commands_own_not_the_benchs(tmp_path):
+    """A child forked straight from a big process reports that process's RSS as its own peak."""
+    import numpy as np
+
+    from eval.bench.measure import cold_ask
+    from rag.engine import Engine
+    from rag.settings import Settings
+    from conftest import TINY
+
+    with Engine(Settings(index_dir=tmp_path / "idx", backend="extractive", sample_on_empty=False), notify=lambda m: None) as e:
+        e.ingest([TINY])
+    ballast = np.ones(2_000_000_000 // 8)  # 2 GB, touched: the bench's own memory
+    cold = cold_ask(tmp_path / "idx", "What signing time does the lattice signature scheme reach?", runs=1)
+    assert ballast[-1] == 1.0 and 100 < cold["ask_peak_rss_mb"] < 1500

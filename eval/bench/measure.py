@@ -236,30 +236,36 @@ def _top5(retriever: Any, question: str) -> list[str]:
     return retriever.papers(question, 5)
 
 
+#: Runs one command and prints its wall, CPU and peak RSS. The bench itself is large, and a child forked
+#: from it reports the bench's RSS as its own peak; forked from this small process, the figure is the command's.
+_MEASURED_CHILD = """
+import json, resource, subprocess, sys, time
+w0 = time.perf_counter()
+done = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+wall = time.perf_counter() - w0
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(json.dumps({"rc": done.returncode, "wall": wall, "cpu": usage.ru_utime + usage.ru_stime,
+                  "maxrss": usage.ru_maxrss, "stderr": done.stderr.decode(errors="replace")[-300:]}))
+"""
+
+
 def cold_ask(index_dir: Path, question: str, runs: int = 2) -> dict[str, float]:
     """Best of ``runs`` wall (and its CPU and peak RSS) for `rag ask QUESTION` and for `rag --help`, as fresh processes."""
-    import tempfile
-
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RAG_", "OPENAI_"))}
     env.update(RAG_INDEX_DIR=str(index_dir), RAG_BACKEND="extractive")
 
     def once(cmd: list[str]) -> tuple[float, float, float]:
-        """Wall, CPU and peak RSS (MB) of one child, from its own rusage (``wait4``)."""
-        with tempfile.TemporaryFile() as err:
-            w0 = time.perf_counter()
-            proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=err)
-            _, status, usage = os.wait4(proc.pid, 0)
-            wall = time.perf_counter() - w0
-            proc.returncode = os.waitstatus_to_exitcode(status)
-            if proc.returncode != 0:
-                from rag.errors import RagError
+        done = subprocess.run([sys.executable, "-c", _MEASURED_CHILD, *cmd], env=env, capture_output=True, text=True)
+        try:
+            child = json.loads(done.stdout)
+        except ValueError:
+            child = {"rc": done.returncode, "stderr": done.stderr[-300:]}
+        if child["rc"] != 0:
+            from rag.errors import RagError
 
-                err.seek(0)
-                raise RagError(f"`{' '.join(cmd[2:4])}` on the bench index failed (exit {proc.returncode}): "
-                               f"{err.read().decode(errors='replace').strip()[-300:]}. "
-                               "Run `rag bench --no-cold` to skip the cold ask.")
-        rss = usage.ru_maxrss / (1 << 20 if sys.platform == "darwin" else 1024)
-        return wall, usage.ru_utime + usage.ru_stime, rss
+            raise RagError(f"`{' '.join(cmd[2:4])}` on the bench index failed (exit {child['rc']}): "
+                           f"{child['stderr'].strip()}. Run `rag bench --no-cold` to skip the cold ask.")
+        return child["wall"], child["cpu"], child["maxrss"] / (1 << 20 if sys.platform == "darwin" else 1024)
 
     def best(cmd: list[str]) -> tuple[float, float, float]:
         return min(once(cmd) for _ in range(runs))
