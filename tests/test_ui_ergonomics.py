@@ -84,6 +84,24 @@ def answered(page, n):
     page.wait_for_selector(f"#turn-msg-{n}[data-state=done] .badge", timeout=60_000)
 
 
+def end_shows(page, selector):
+    """Whether the end of ``selector`` shows above the question box within half a second.
+
+    A streamed line lands between frames and the page scrolls to it on the next frame, so one sample can catch
+    the line before the scroll; a page that does not follow never shows the end again while the answer grows.
+    """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.wait_for_function(
+            """(sel) => document.querySelector(sel).getBoundingClientRect().bottom
+                        <= document.getElementById("composer").getBoundingClientRect().top + 2""",
+            arg=selector, polling="raf", timeout=500)
+    except PlaywrightTimeout:
+        return False
+    return True
+
+
 def box(page, selector):
     return page.locator(selector).bounding_box()
 
@@ -112,8 +130,7 @@ def test_question_box_stays_at_the_bottom_and_the_page_follows_the_answer(open_p
     page.wait_for_selector("#turn-msg-2[data-state=writing] .a li", timeout=30_000)
     for _ in range(3):
         page.wait_for_timeout(700)
-        end = box(page, "#turn-msg-2 .a")
-        assert end["y"] + end["height"] <= box(page, "#composer")["y"] + 2, "the newest text is hidden under the box"
+        assert end_shows(page, "#turn-msg-2 .a"), "the newest text is hidden under the box"
     # ...until the reader scrolls up: then the page stays where they are
     page.mouse.wheel(0, -600)
     page.wait_for_timeout(300)
