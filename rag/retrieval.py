@@ -319,7 +319,7 @@ def hybrid_search(
         if len(entry["passages"]) < PASSAGES_PER_SOURCE:
             entry["passages"].append(hit.node.get_content())
 
-    records = store.papers(order)
+    records = store.papers(order, lexical.bm25.chunks_of(order))
     q_terms = lexical.terms(question)
     sources = []
     for number, pid in enumerate(order, start=1):

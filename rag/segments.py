@@ -177,6 +177,22 @@ class MergedIndex:
     def _at(self, pos: int) -> tuple[Segment, int]:
         return (self.main, pos) if pos < self.main.size else (self.delta, pos - self.main.size)
 
+    def chunks_of(self, paper_ids: list[str]) -> list[str]:
+        """The live chunk ids of ``paper_ids`` (a chunk id is ``paper_id#hash#n``; ids are kept sorted, so each
+        paper is a bisection away). An id of another paper whose own id starts ``paper_id#`` may come too."""
+        from bisect import bisect_left
+
+        out: list[str] = []
+        for pid in paper_ids:
+            prefix = pid + "#"
+            for seg, alive in ((self.main, self.alive), (self.delta, None)):
+                i = bisect_left(seg.ids, prefix)
+                while i < seg.size and seg.ids[i].startswith(prefix):
+                    if alive is None or alive[i]:
+                        out.append(seg.ids[i])
+                    i += 1
+        return out
+
     def chunk_id(self, pos: int) -> str:
         seg, i = self._at(pos)
         return seg.ids[i]

@@ -208,17 +208,32 @@ class Store:
             res = self.collection.get(ids=chunk_ids[start : start + PAGE], include=["documents", "metadatas"])
             yield res["ids"], res["documents"], res["metadatas"]
 
-    def papers(self, paper_ids: list[str]) -> dict[str, tuple[dict[str, Any], Any]]:
-        """Per paper: chunk-0 metadata (with the full ``abstract``) and all its chunk vectors."""
+    def papers(self, paper_ids: list[str], chunk_ids: list[str] | None = None) -> dict[str, tuple[dict[str, Any], Any]]:
+        """Per paper: chunk-0 metadata (with the full ``abstract``) and all its chunk vectors.
+
+        ``chunk_ids``: the papers' chunks, when the caller knows them (the BM25 index does): fetched by id,
+        which stays fast as the collection grows, where a metadata filter does not (6 ms at 22k chunks,
+        26 ms at 218k). A paper none of them belongs to is looked up by its metadata."""
         if not paper_ids:
             return {}
-        res = self.collection.get(where={"paper_id": {"$in": list(paper_ids)}}, include=["metadatas", "embeddings"])
+        wanted = set(paper_ids)
         out: dict[str, tuple[dict[str, Any] | None, list[Any]]] = {}
+        if chunk_ids:
+            self._collect(self.collection.get(ids=list(chunk_ids), include=["metadatas", "embeddings"]), wanted, out)
+        missing = [pid for pid in paper_ids if pid not in out]
+        if missing:
+            self._collect(self.collection.get(where={"paper_id": {"$in": missing}}, include=["metadatas", "embeddings"]),
+                          wanted, out)
+        return {pid: (meta or {}, vecs) for pid, (meta, vecs) in out.items()}
+
+    @staticmethod
+    def _collect(res: Any, wanted: set[str], out: dict[str, tuple[dict[str, Any] | None, list[Any]]]) -> None:
         for meta, vec in zip(res["metadatas"], res["embeddings"]):
+            if meta["paper_id"] not in wanted:
+                continue
             first, vecs = out.get(meta["paper_id"], (None, []))
             vecs.append(vec)
             out[meta["paper_id"]] = (meta if meta.get("chunk") == 0 else first, vecs)
-        return {pid: (meta or {}, vecs) for pid, (meta, vecs) in out.items()}
 
     def stats(self) -> CollectionStats:
         self.collection = self._fresh_collection()

@@ -172,3 +172,17 @@ def test_a_few_best_are_the_head_of_the_full_ranking_ties_included(tmp_path):
         assert len(every) > 100
         for k in (1, 3, 10, 24):
             assert index.top(segments.tokenize([query], "en", lexical.stemmer)[0], k) == [(p, float(scores[p])) for p in every[:k]]
+
+
+def test_a_papers_chunks_are_found_by_id_prefix_live_ones_only(tmp_path):
+    store = FakeStore()
+    for cid in ("a#h1#0", "a#h1#1", "a#b#h2#0", "ab#h3#0", "b#h4#0") + tuple(f"z{i:02d}#h#0" for i in range(30)):
+        store.chunks[cid] = chunk(cid, "graph kernels " + cid, cid.rsplit("#", 2)[0])  # 35: two changes stay a delta
+    first = build_lexical(store, tmp_path, "k0")
+    del store.chunks["a#h1#1"]  # a tombstone in the main segment
+    store.chunks["a#h5#0"] = chunk("a#h5#0", "graph kernels again", "a")  # in the delta
+    lexical = build_lexical(store, tmp_path, "k1", previous=first)
+    assert lexical.bm25.main is first.bm25.main
+    # "a#b#h2#0" starts with "a#" too: the store keeps only chunks whose metadata names the paper
+    assert sorted(lexical.bm25.chunks_of(["a"])) == ["a#b#h2#0", "a#h1#0", "a#h5#0"]
+    assert lexical.bm25.chunks_of(["b", "zz"]) == ["b#h4#0"]

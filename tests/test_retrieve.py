@@ -125,3 +125,16 @@ def test_k_must_be_positive(tiny_engine):
 
     with pytest.raises(InputError):
         tiny_engine.retrieve(Query("x", k=0))
+
+
+def test_papers_by_chunk_id_equal_papers_by_metadata(tiny_engine):
+    """Retrieval reads the sources' chunks by id (from the BM25 index), which must give what the metadata filter gives."""
+    pids = [s.paper_id for s in tiny_engine.retrieve(Query("lattice signature scheme signing time", k=3))]
+    by_meta = tiny_engine.store.papers(pids)
+    by_id = tiny_engine.store.papers(pids, tiny_engine.lexical().bm25.chunks_of(pids))
+    assert set(by_id) == set(by_meta) == set(pids)
+    for pid in pids:
+        assert by_id[pid][0] == by_meta[pid][0]  # chunk 0's metadata, the full abstract
+        assert sorted(map(tuple, by_id[pid][1])) == sorted(map(tuple, by_meta[pid][1]))  # every chunk's vector
+    # a paper the ids miss (a stale list) is still found, by its metadata
+    assert set(tiny_engine.store.papers(pids, tiny_engine.lexical().bm25.chunks_of(pids[:1]))) == set(pids)
