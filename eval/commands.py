@@ -44,6 +44,8 @@ def register(sub, common) -> None:
                    "(the default with --beir)")
     p.add_argument("--retrieval", choices=["hybrid", "bm25", "dense"],
                    help="retrieval mode (RAG_RETRIEVAL): hybrid (default), or bm25 or dense alone")
+    p.add_argument("--fusion", choices=["relative", "rrf"],
+                   help="how hybrid retrieval fuses its sides (RAG_FUSION): relative scores (default) or reciprocal rank")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser(
@@ -89,7 +91,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     load_questions(questions)  # a bad question file fails now, not after building the index
     out = args.out or Path(f"rag-eval-{time.strftime('%Y%m%d-%H%M%S')}")
-    engine = make_engine(args, top_k=args.k, retrieval=args.retrieval)
+    engine = make_engine(args, top_k=args.k, retrieval=args.retrieval, fusion=args.fusion)
     engine.ensure_ready(progress=progress_bar("ingesting sample"))
     bar = progress_bar("evaluating")
     metrics = run_eval(questions, out, engine, backend=args.backend, judge=args.judge, limit=args.limit,
@@ -113,7 +115,7 @@ def cmd_eval_beir(args: argparse.Namespace) -> int:
     questions = dataset.questions[: args.limit or None]
     out = args.out or Path(f"rag-eval-{dataset.collection}-{time.strftime('%Y%m%d-%H%M%S')}")
     args.collection = args.collection or dataset.collection
-    settings = load_settings(args, top_k=args.k, retrieval=args.retrieval, sample_on_empty=False)
+    settings = load_settings(args, top_k=args.k, retrieval=args.retrieval, fusion=args.fusion, sample_on_empty=False)
     engine = Engine(settings, notify=notice)
     notice(f"BEIR {dataset.name}: {len(questions)} {args.split} queries; corpus into collection {engine.settings.collection} "
            f"at {engine.settings.chroma_url or engine.settings.index_dir}")

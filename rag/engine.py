@@ -251,7 +251,8 @@ class Engine:
         from .retrieval import hybrid_search
 
         return hybrid_search(
-            text, k, self.store, self.embedder, lexical, self.settings.candidates, query.filters, self.settings.retrieval
+            text, k, self.store, self.embedder, lexical, self.settings.candidates, query.filters,
+            self.settings.retrieval, self.settings.fusion,
         )
 
     def search_query(self, query: Query) -> str:

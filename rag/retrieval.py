@@ -1,13 +1,17 @@
-"""Hybrid retrieval: dense (MiniLM in Chroma) + BM25 (bm25s), fused by reciprocal rank.
+"""Hybrid retrieval: dense (MiniLM in Chroma) + BM25 (bm25s), fused by relative score.
 
 Both retrievers and the fusion are llama-index's (``VectorIndexRetriever``,
-``BM25Retriever``, ``QueryFusionRetriever`` in ``reciprocal_rerank`` mode). This module
+``BM25Retriever``, ``QueryFusionRetriever`` in ``relative_score`` mode: each side's scores
+min-max scaled over its hits, then summed with equal weights). This module
 adds what the product needs on top: chunk hits grouped into papers (a paper scores its
 best chunk), optional year/category filters applied to both sides, a persisted BM25
 index that is rebuilt only when the collection changes, and an *evidence* score per
 paper (0..1, higher = stronger) that the engine uses to decide whether to abstain.
-The fused score is llama-index's RRF: higher = more relevant. The ``retrieval`` setting can
-switch either side off (``bm25`` or ``dense`` alone), for ablations; grouping and evidence stay.
+The fused score is 0..1, higher = more relevant. Relative scores keep how far ahead a side's
+best hit is, which reciprocal-rank fusion (the ``fusion`` setting's ``rrf``) throws away: with RRF a
+paper one side ranks far ahead of everything loses to papers both sides rank middling, and that
+happens more the larger the collection (see the README's Performance section). The ``retrieval``
+setting can switch either side off (``bm25`` or ``dense`` alone), for ablations; grouping and evidence stay.
 
 Retrieval is deterministic: the same question on the same index gives the same papers,
 scores and order in every process. Each retriever's hits are ordered by score, then chunk
@@ -59,6 +63,10 @@ QUESTION_WORDS = frozenset(
 )
 PASSAGES_PER_SOURCE = 3
 RETRIEVAL_MODES = ("hybrid", "bm25", "dense")  # the `retrieval` setting: both fused, or one alone
+#: The `fusion` setting: how the two retrievers' hits are combined (llama-index's fusion modes).
+#: ``relative``: each side's scores min-max scaled to 0..1 over its hits, and summed (a convex combination);
+#: ``rrf``: reciprocal rank, 1/(60 + rank) summed, which ignores how far apart the scores are.
+FUSIONS = {"relative": FUSION_MODES.RELATIVE_SCORE, "rrf": FUSION_MODES.RECIPROCAL_RANK}
 TIE_SLACK = 8  # each retriever fetches this many extra hits, so equal scores at its cut are chosen by chunk id
 
 log = logging.getLogger("rag")
@@ -107,7 +115,7 @@ class _Ranked(BaseRetriever):
 
 def _fused_order(hit: NodeWithScore) -> tuple[float, str, str]:
     """Sort key for fused hits: score descending, then paper id, then chunk id (llama-index
-    leaves equal RRF scores in the order it met them)."""
+    leaves equal fused scores in the order it met them)."""
     return (-(hit.score or 0.0), str(hit.node.metadata.get("paper_id", "")), hit.node.node_id)
 
 
@@ -275,14 +283,17 @@ def hybrid_search(
     candidates: int,
     filters: Filters | None = None,
     mode: str = "hybrid",
+    fusion: str = "relative",
 ) -> list[Source]:
     """The ``k`` best papers for ``question``, numbered from 1, highest fused score first.
 
     ``mode``: ``hybrid`` fuses the dense and BM25 retrievers; ``dense`` or ``bm25`` uses that one
-    alone (an ablation). Alone, a retriever's hits still go through the same reciprocal-rank
-    fusion, which keeps its order and the score's scale; grouping and evidence are the same."""
+    alone (an ablation). Alone, a retriever's hits still go through the same fusion, which keeps
+    their order; grouping and evidence are the same. ``fusion``: ``relative`` or ``rrf`` (:data:`FUSIONS`)."""
     if mode not in RETRIEVAL_MODES:
         raise ConfigError(f"Unknown retrieval mode {mode!r}: set RAG_RETRIEVAL to one of {', '.join(RETRIEVAL_MODES)}.")
+    if fusion not in FUSIONS:
+        raise ConfigError(f"Unknown fusion {fusion!r}: set RAG_FUSION to one of {', '.join(FUSIONS)}.")
     filters = filters or Filters()
     n = max(1, min(candidates, lexical.n_docs))
     fetch = min(n + TIE_SLACK, lexical.n_docs)
@@ -294,16 +305,16 @@ def hybrid_search(
         retrievers.append(_Ranked(dense, n))
     if mode in ("hybrid", "bm25"):
         retrievers.append(_Ranked(_SegmentBM25(lexical, fetch, _filters(filters)), n))
-    fusion = QueryFusionRetriever(
+    fuse = QueryFusionRetriever(
         retrievers,
         llm=MockLLM(),  # explicit: never used with num_queries=1, and never the global Settings.llm
-        mode=FUSION_MODES.RECIPROCAL_RANK,
+        mode=FUSIONS[fusion],
         num_queries=1,
         use_async=False,
         similarity_top_k=len(retrievers) * n,  # every hit of every side: none is cut before the sort below
     )
     q_vec = query_vector(embedder, question)  # once: the dense side and the evidence score share it
-    fused = sorted(fusion.retrieve(QueryBundle(question, embedding=q_vec.tolist())), key=_fused_order)
+    fused = sorted(fuse.retrieve(QueryBundle(question, embedding=q_vec.tolist())), key=_fused_order)
 
     order: list[str] = []
     by_paper: dict[str, dict[str, Any]] = {}

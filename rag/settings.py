@@ -117,7 +117,12 @@ class Settings(BaseModel):
     )
     retrieval: Literal["hybrid", "bm25", "dense"] = Field(
         default="hybrid",
-        description="hybrid: dense and BM25 fused by reciprocal rank; bm25 or dense: that retriever alone (ablations).",
+        description="hybrid: dense and BM25 fused (see fusion); bm25 or dense: that retriever alone (ablations).",
+    )
+    fusion: Literal["relative", "rrf"] = Field(
+        default="relative",
+        description="How hybrid retrieval combines its two sides: relative (each side's scores scaled to 0..1 "
+        "over its hits, then summed) or rrf (reciprocal rank, which ignores how far apart the scores are).",
     )
     min_evidence: float = Field(
         default=0.34,
