@@ -30,6 +30,7 @@ import numpy as np
 K1, B = 1.5, 0.75  # bm25s's defaults
 COMPACT_SHARE = 0.1  #: fold the delta into the main segment when added + removed chunks pass this share of it
 FORMAT = 2  #: 2: each chunk's metadata as JSON text (1 held parsed dicts: three times the memory)
+DF_MEMO = 50_000  #: document frequencies a merged index remembers (query terms; cleared when full)
 
 
 def compact(meta: dict[str, Any] | str) -> str:
@@ -165,6 +166,7 @@ class MergedIndex:
         total = int(self.main.lengths[self.alive].sum()) + int(self.delta.lengths.sum())
         self.avg_len = np.float64(total) / self.n_docs if self.n_docs else np.float64(0.0)  # bm25s: the mean, in float64
         self.dead = main.size - int(self.alive.sum())
+        self._df: dict[str, int] = {}
 
     @property
     def changes(self) -> int:
@@ -203,8 +205,16 @@ class MergedIndex:
         return seg.ids[i], seg.texts[i], seg.meta(i)
 
     def doc_freq(self, term: str) -> int:
-        rows, _ = self.main.postings(term)
-        return int(self.alive[rows].sum()) + len(self.delta.postings(term)[0])
+        """Live chunks using ``term``; remembered, as the index does not change (a query and its evidence
+        ask for the same terms again and again)."""
+        df = self._df.get(term)
+        if df is None:
+            rows, _ = self.main.postings(term)
+            live = len(rows) if not self.dead else int(self.alive[rows].sum())
+            df = self._df[term] = live + len(self.delta.postings(term)[0])
+            if len(self._df) > DF_MEMO:
+                self._df.clear()
+        return df
 
     def scores(self, query_tokens: list[str]) -> np.ndarray:
         """BM25 score of every chunk (main segment's positions, then the delta's; removed chunks score 0), as
