@@ -245,3 +245,16 @@ def test_an_answer_shows_nothing_after_new_conversation_even_before_gradio_cance
     other = chat.respond("How many hydrophones were deployed on the reefs?", [], 5, "openai", "fake-model",
                          None, None, None, Request())
     assert list(other), "a new question after New conversation is answered"
+
+
+def test_the_update_that_shows_an_answer_finished_also_keeps_the_conversation(chat):
+    """The browser's copy (for a reload) is written with the finished answer, not by a step after it: a reload
+    right after the answer showed would otherwise bring back the conversation without it."""
+    import gradio as gr
+    from ui.app import ChatApp
+
+    updates = respond(chat)
+    *streaming, last = updates
+    assert all(isinstance(u[-1], type(gr.skip())) for u in streaming)  # no copy of a half-written answer
+    kept = last[-1]
+    assert kept == ChatApp.save(last[2]) and len(kept) == 1 and kept[0]["answer"]["text"]

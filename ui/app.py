@@ -130,7 +130,10 @@ class ChatApp:
             for update in updates:
                 if self._epochs.get(session, 0) != epoch:
                     return  # stopped or cleared meanwhile: that view is already shown
-                yield update
+                # the browser keeps the conversation in the same update that shows the answer finished, so a
+                # reload at any moment after it shows the answer again (a later step could be too late)
+                shown = update[2]
+                yield *update, (self.save(shown) if not any(t.get("pending") for t in shown) else gr.skip())
         finally:
             updates.close()  # closes the LLM request too
 
@@ -432,9 +435,8 @@ def build_app(engine: Engine, ui: ChatApp | None = None) -> gr.Blocks:
         ]:
             checked = trigger(ui.free, [busy], None, api_visibility="private")
             taken = checked.success(fn, inputs, outputs, api_visibility="private", queue=False)
-            answer_event = taken.success(ui.respond, chat_inputs, chat_outputs, api_visibility="private")
-            answer_event.then(ui.finish, None, lock_outputs, api_visibility="private", queue=False).then(
-                ui.save, [turns], [kept], api_visibility="private", queue=False)
+            answer_event = taken.success(ui.respond, chat_inputs, [*chat_outputs, kept], api_visibility="private")
+            answer_event.then(ui.finish, None, lock_outputs, api_visibility="private", queue=False)
             answering.append(answer_event)
         stop_btn.click(ui.stop, [turns], chat_outputs + lock_outputs, cancels=answering, api_visibility="private",
                        queue=False).then(ui.save, [turns], [kept], api_visibility="private", queue=False)
