@@ -12,7 +12,7 @@ import pytest
 from rag.engine import Engine
 from rag.query import Query
 from rag.settings import Settings
-from rag.store import EXACT_SEARCH_CHUNKS, Store
+from rag.store import EXACT_SEARCH_CHUNKS, LARGE_SEARCH_EF, Store
 
 TESTS = Path(__file__).parent
 QUESTIONS = TESTS.parent / "eval" / "data" / "questions.jsonl"
@@ -65,6 +65,23 @@ def test_an_index_made_before_is_searched_exhaustively_once_opened(tmp_path):
         assert store.collection.get_model().configuration_json["hnsw"]["ef_search"] >= EXACT_SEARCH_CHUNKS
     finally:
         store.close()
+
+
+def test_a_collection_past_exhaustive_search_gets_the_large_breadth_and_back(tiny_index_copy, monkeypatch):
+    import rag.store
+
+    def breadth() -> int:
+        store = Store(Settings(index_dir=tiny_index_copy, sample_on_empty=False))
+        try:
+            return store.collection.get_model().configuration_json["hnsw"]["ef_search"]
+        finally:
+            store.close()
+
+    assert breadth() == EXACT_SEARCH_CHUNKS
+    monkeypatch.setattr(rag.store, "EXACT_SEARCH_CHUNKS", 5)  # the tiny collection is now "large"
+    assert breadth() == LARGE_SEARCH_EF
+    monkeypatch.undo()
+    assert breadth() == EXACT_SEARCH_CHUNKS  # shrunk back (here: the limit moved): exhaustive again
 
 
 def probe(index_dir: Path, seed: int) -> list[dict]:
