@@ -101,17 +101,26 @@ class Store:
                 f"Collection '{settings.collection}' at {self.location} was built with embeddings "
                 f"'{model}', not '{MODEL_ID}': use another RAG_COLLECTION or RAG_INDEX_DIR."
             )
-        self._fit_search(search_ef(settings.candidates, self.collection.count()))
+        if self._fit_search(search_ef(settings.candidates, self.collection.count())) and not settings.chroma_url:
+            # the embedded client keeps the breadth it loaded the index with (counting loads it): open it anew
+            with self._translated():
+                self.client.close()
+                self.client = _connect(settings)
+            self.collection = self._fresh_collection()
         self.vector_store = _ListMetadataChromaStore(chroma_collection=self.collection)  # type: ignore[call-arg]  # pydantic field set by the library's __init__
 
-    def _fit_search(self, ef: int) -> None:
-        """Set the collection's ``ef_search`` to ``ef`` when it differs: the collection has grown past exhaustive
-        search, or shrunk back, or was created before the breadth was set (Chroma's default is 100)."""
+    def _fit_search(self, ef: int) -> bool:
+        """Set the collection's ``ef_search`` to ``ef`` when it differs (and say whether it did): the collection
+        has grown past exhaustive search, or shrunk back, or was created before the breadth was set (Chroma's
+        default is 100). A client that has loaded the index keeps searching at the old breadth until reopened;
+        a Chroma server, until it loads the collection again."""
         with warnings.catch_warnings():  # Chroma calls our embedding_function=None a "legacy" config when read back
             warnings.simplefilter("ignore", DeprecationWarning)
             hnsw = (self.collection.configuration or {}).get("hnsw") or {}
-            if int(hnsw.get("ef_search") or 0) != ef:
-                self.collection.modify(configuration={"hnsw": {"ef_search": ef}})
+            if int(hnsw.get("ef_search") or 0) == ef:
+                return False
+            self.collection.modify(configuration={"hnsw": {"ef_search": ef}})
+            return True
 
     def close(self) -> None:
         """Close the client and, with the last store of this process on the index, release its lock."""
