@@ -44,10 +44,14 @@ def _cpu(who: int = resource.RUSAGE_SELF) -> float:
     return r.ru_utime + r.ru_stime
 
 
+def maxrss_mb(raw: float) -> float:
+    """``ru_maxrss`` in MB: Linux reports it in KiB, macOS in bytes."""
+    return raw / (1 << 20) if sys.platform == "darwin" else raw / 1024
+
+
 def peak_rss_mb() -> float:
-    """This process's peak resident set so far, in MB (Linux reports ru_maxrss in KiB, macOS in bytes)."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / (1 << 20) if sys.platform == "darwin" else peak / 1024
+    """This process's peak resident set so far, in MB."""
+    return maxrss_mb(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 
 @contextmanager
@@ -265,7 +269,7 @@ def cold_ask(index_dir: Path, question: str, runs: int = 2) -> dict[str, float]:
 
             raise RagError(f"`{' '.join(cmd[2:4])}` on the bench index failed (exit {child['rc']}): "
                            f"{child['stderr'].strip()}. Run `rag bench --no-cold` to skip the cold ask.")
-        return child["wall"], child["cpu"], child["maxrss"] / (1 << 20 if sys.platform == "darwin" else 1024)
+        return child["wall"], child["cpu"], maxrss_mb(child["maxrss"])
 
     def best(cmd: list[str]) -> tuple[float, float, float]:
         return min(once(cmd) for _ in range(runs))
