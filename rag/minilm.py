@@ -70,15 +70,18 @@ def choose_providers(device: Device, available: Sequence[str]) -> tuple[list[str
     return ["CUDAExecutionProvider", "CPUExecutionProvider"], None
 
 
-def choose_runtime(device: Device, available: Sequence[str], torch_gpu: Callable[[], str | None]) -> str:
-    """``onnxruntime`` or ``torch``: torch only for a GPU that onnxruntime cannot use.
+def choose_runtime(
+    device: Device, available: Sequence[str], torch_gpu: Callable[[], str | None]
+) -> tuple[str, str | None]:
+    """``("onnxruntime" or "torch", why torch was not used)``: torch only for a GPU that onnxruntime cannot use.
 
     ``torch_gpu()`` is called only when it matters (it may import torch); it returns None when torch
-    can embed on a CUDA device here, else the reason it cannot."""
+    can embed on a CUDA device here, else the reason it cannot, which comes back as the second item."""
     choose_providers(device, available)  # validates ``device``
     if device == "cpu" or "CUDAExecutionProvider" in available:
-        return "onnxruntime"
-    return "torch" if torch_gpu() is None else "onnxruntime"
+        return "onnxruntime", None
+    reason = torch_gpu()
+    return ("torch", None) if reason is None else ("onnxruntime", reason)
 
 
 def torch_gpu() -> str | None:
@@ -220,14 +223,8 @@ def load_encoder(device: Device = "auto", threads: int = 0) -> Encoder:
     """The encoder for ``device``, loaded once per process (and per ``threads``)."""
     import onnxruntime as ort
 
-    available = ort.get_available_providers()
-    reason: list[str | None] = []
-
-    def probe() -> str | None:
-        reason.append(torch_gpu())
-        return reason[-1]
-
-    if choose_runtime(device, available, probe) == "torch":
+    runtime, no_torch = choose_runtime(device, ort.get_available_providers(), torch_gpu)
+    if runtime == "torch":
         try:
             return TorchEncoder()
         except Exception as exc:  # a broken CUDA setup: embed on the CPU, and say why
@@ -235,6 +232,6 @@ def load_encoder(device: Device = "auto", threads: int = 0) -> Encoder:
             encoder.note = f"torch could not load the model on the GPU ({type(exc).__name__}: {exc}): embedding on the CPU."
             return encoder
     encoder = OnnxEncoder(device, threads)
-    if encoder.note and reason and reason[-1]:
-        encoder.note += f" Torch was not used: {reason[-1]}."
+    if encoder.note and no_torch:
+        encoder.note += f" Torch was not used: {no_torch}."
     return encoder

@@ -105,11 +105,11 @@ def test_torch_embeds_only_on_a_gpu_that_onnxruntime_cannot_use():
     def gpu_ok() -> None:
         asked.append("probe")
 
-    assert choose_runtime("cpu", cpu_only, gpu_ok) == "onnxruntime" and not asked  # torch is never imported
-    assert choose_runtime("auto", with_cuda, gpu_ok) == "onnxruntime" and not asked
-    assert choose_runtime("cuda", cpu_only, gpu_ok) == "torch"
-    assert choose_runtime("auto", cpu_only, gpu_ok) == "torch"
-    assert choose_runtime("cuda", cpu_only, lambda: "torch sees no CUDA device") == "onnxruntime"
+    assert choose_runtime("cpu", cpu_only, gpu_ok) == ("onnxruntime", None) and not asked  # torch is never imported
+    assert choose_runtime("auto", with_cuda, gpu_ok) == ("onnxruntime", None) and not asked
+    assert choose_runtime("cuda", cpu_only, gpu_ok) == ("torch", None)
+    assert choose_runtime("auto", cpu_only, gpu_ok) == ("torch", None)
+    assert choose_runtime("cuda", cpu_only, lambda: "torch sees no CUDA device") == ("onnxruntime", "torch sees no CUDA device")
     with pytest.raises(ConfigError, match="RAG_EMBED_DEVICE"):
         choose_runtime("tpu", cpu_only, gpu_ok)  # type: ignore[arg-type]
 
