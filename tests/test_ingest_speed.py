@@ -11,7 +11,7 @@ from llama_index.core.schema import MetadataMode
 
 from rag import ingestion
 from rag.chunking import index_salt, make_nodes
-from rag.embedding import MODEL_ID, MiniLMEmbedding, choose_providers
+from rag.embedding import MODEL_ID, choose_providers
 from rag.engine import Engine
 from rag.errors import ConfigError
 from rag.minilm import OnnxEncoder, choose_runtime

@@ -39,8 +39,8 @@ class Clock:
         return {"wall_s": round(self.wall_s, 4), "cpu_s": round(self.cpu_s, 3), "peak_rss_mb": round(self.peak_rss_mb, 1)}
 
 
-def _cpu(who: int = resource.RUSAGE_SELF) -> float:
-    r = resource.getrusage(who)
+def _cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
     return r.ru_utime + r.ru_stime
 
 
