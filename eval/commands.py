@@ -44,8 +44,9 @@ def register(sub, common) -> None:
                    "(the default with --beir)")
     p.add_argument("--retrieval", choices=["hybrid", "bm25", "dense"],
                    help="retrieval mode (RAG_RETRIEVAL): hybrid (default), or bm25 or dense alone")
-    p.add_argument("--fusion", choices=["relative", "rrf"],
-                   help="how hybrid retrieval fuses its sides (RAG_FUSION): relative scores (default) or reciprocal rank")
+    p.add_argument("--fusion", choices=["coverage", "relative", "rrf"],
+                   help="how hybrid retrieval fuses its sides (RAG_FUSION): relative scores and query-term coverage "
+                   "(coverage, the default), relative scores alone, or reciprocal rank")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser(

@@ -83,6 +83,7 @@ class Lexical(Protocol):
     """A BM25 index over every chunk, and the term statistics evidence scoring uses."""
 
     bm25: Any  #: the index the BM25 retriever searches (a :class:`rag.segments.MergedIndex`)
+    stemmer: Any  #: PyStemmer's English stemmer, as the index's tokens were stemmed
     n_docs: int
 
     def terms(self, text: str) -> list[str]: ...

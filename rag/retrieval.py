@@ -1,9 +1,10 @@
-"""Hybrid retrieval: dense (MiniLM in Chroma) + BM25 (bm25s), fused by relative score.
+"""Hybrid retrieval: dense (MiniLM in Chroma) + BM25 (bm25s), fused by relative score and query-term coverage.
 
 Both retrievers and the fusion are llama-index's (``VectorIndexRetriever``,
 ``BM25Retriever``, ``QueryFusionRetriever`` in ``relative_score`` mode: each side's scores
-min-max scaled over its hits, then summed with equal weights). This module
-adds what the product needs on top: chunk hits grouped into papers (a paper scores its
+min-max scaled over its hits, then averaged). To those two relative scores the default fusion
+(``coverage``) adds a third, absolute one, with equal weight: how much of the question's terms
+(IDF-weighted) each chunk uses. This module adds what the product needs on top: chunk hits grouped into papers (a paper scores its
 best chunk), optional year/category filters applied to both sides, a persisted BM25
 index that is rebuilt only when the collection changes, and an *evidence* score per
 paper (0..1, higher = stronger) that the engine uses to decide whether to abstain.
@@ -64,9 +65,15 @@ QUESTION_WORDS = frozenset(
 PASSAGES_PER_SOURCE = 3
 RETRIEVAL_MODES = ("hybrid", "bm25", "dense")  # the `retrieval` setting: both fused, or one alone
 #: The `fusion` setting: how the two retrievers' hits are combined (llama-index's fusion modes).
-#: ``relative``: each side's scores min-max scaled to 0..1 over its hits, and summed (a convex combination);
+#: ``coverage``: ``relative``, plus each chunk's query-term coverage (:meth:`rag.segments.MergedIndex.coverage`)
+#: as a third signal; the three (each 0..1) are averaged with equal weights;
+#: ``relative``: each side's scores min-max scaled to 0..1 over its hits, and averaged (a convex combination);
 #: ``rrf``: reciprocal rank, 1/(60 + rank) summed, which ignores how far apart the scores are.
-FUSIONS = {"relative": FUSION_MODES.RELATIVE_SCORE, "rrf": FUSION_MODES.RECIPROCAL_RANK}
+FUSIONS = {
+    "coverage": FUSION_MODES.RELATIVE_SCORE,
+    "relative": FUSION_MODES.RELATIVE_SCORE,
+    "rrf": FUSION_MODES.RECIPROCAL_RANK,
+}
 TIE_SLACK = 8  # each retriever fetches this many extra hits, so equal scores at its cut are chosen by chunk id
 
 log = logging.getLogger("rag")
@@ -283,13 +290,14 @@ def hybrid_search(
     candidates: int,
     filters: Filters | None = None,
     mode: str = "hybrid",
-    fusion: str = "relative",
+    fusion: str = "coverage",
 ) -> list[Source]:
     """The ``k`` best papers for ``question``, numbered from 1, highest fused score first.
 
     ``mode``: ``hybrid`` fuses the dense and BM25 retrievers; ``dense`` or ``bm25`` uses that one
     alone (an ablation). Alone, a retriever's hits still go through the same fusion, which keeps
-    their order; grouping and evidence are the same. ``fusion``: ``relative`` or ``rrf`` (:data:`FUSIONS`)."""
+    their order; grouping and evidence are the same. ``fusion``: ``coverage``, ``relative`` or ``rrf``
+    (:data:`FUSIONS`); coverage counts only in ``hybrid`` mode, so that one retriever alone stays itself."""
     if mode not in RETRIEVAL_MODES:
         raise ConfigError(f"Unknown retrieval mode {mode!r}: set RAG_RETRIEVAL to one of {', '.join(RETRIEVAL_MODES)}.")
     if fusion not in FUSIONS:
@@ -314,7 +322,10 @@ def hybrid_search(
         similarity_top_k=len(retrievers) * n,  # every hit of every side: none is cut before the sort below
     )
     q_vec = query_vector(embedder, question)  # once: the dense side and the evidence score share it
-    fused = sorted(fuse.retrieve(QueryBundle(question, embedding=q_vec.tolist())), key=_fused_order)
+    fused = fuse.retrieve(QueryBundle(question, embedding=q_vec.tolist()))
+    if fusion == "coverage" and mode == "hybrid":
+        _add_coverage(fused, lexical, question)
+    fused.sort(key=_fused_order)
 
     order: list[str] = []
     by_paper: dict[str, dict[str, Any]] = {}
@@ -356,6 +367,22 @@ def hybrid_search(
             )
         )
     return sources
+
+
+def _add_coverage(fused: list[NodeWithScore], lexical: LexicalIndex, question: str) -> None:
+    """Make each fused hit's score the mean of its two sides' relative scores and its query-term coverage.
+
+    Relative scores measure each side against its own hits. When every hit of a side is about as good (a
+    dense side with nothing right, or BM25 over many papers that share some of the question's words), min-max
+    scaling still spreads them over 0..1, and the order turns on noise. Coverage is absolute: a chunk that
+    uses all of the question's terms (IDF-weighted) scores 1 whatever the other hits do."""
+    from .segments import tokenize
+
+    tokens = tokenize([question], "en", lexical.stemmer)  # as the BM25 side tokenises the question
+    index = lexical.bm25
+    coverage = index.coverage(tokens[0] if tokens else [], index.positions([hit.node.node_id for hit in fused]))
+    for hit, cov in zip(fused, coverage):
+        hit.score = (2.0 * (hit.score or 0.0) + float(cov)) / 3.0  # (dense + bm25 + coverage) / 3
 
 
 def evidence_score(dense_cosine: float, coverage: float) -> float:

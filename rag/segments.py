@@ -254,6 +254,37 @@ class MergedIndex:
             start = end
         return out
 
+    def positions(self, chunk_ids: list[str]) -> np.ndarray:
+        """The merged position of each live chunk id (-1 for an id the index does not hold, or a removed one)."""
+        out = np.full(len(chunk_ids), -1, dtype=np.int64)
+        for i, cid in enumerate(chunk_ids):
+            pos = self.main.position.get(cid)
+            if pos is not None and self.alive[pos]:
+                out[i] = pos
+            elif (pos := self.delta.position.get(cid)) is not None:
+                out[i] = self.main.size + pos
+        return out
+
+    def coverage(self, query_tokens: list[str], positions: np.ndarray) -> np.ndarray:
+        """For the chunk at each of ``positions`` (-1: none), the share of the query's distinct terms it uses,
+        each term weighted by its BM25 IDF (0..1). This is Lucene's coordination factor, IDF-weighted. Terms that
+        no chunk uses do not count, as in :meth:`scores`."""
+        terms = [t for t in dict.fromkeys(query_tokens) if self.doc_freq(t)]
+        out = np.zeros(len(positions), dtype=np.float64)
+        if not terms or not len(positions):
+            return out
+        idf = _idf(np.asarray([self.doc_freq(t) for t in terms], dtype=np.int64), self.n_docs).astype(np.float64)
+        pos = np.asarray(positions, dtype=np.int64)
+        for term, weight in zip(terms, idf):
+            for seg, offset in ((self.main, 0), (self.delta, self.main.size)):
+                rows, _ = seg.postings(term)  # sorted: a segment lists each term's chunks in position order
+                if not len(rows):
+                    continue
+                local = pos - offset
+                at = np.minimum(np.searchsorted(rows, local), len(rows) - 1)
+                out += weight * ((rows[at] == local) & (local >= 0))
+        return out / float(idf.sum())
+
     def term_weight(self, term: str, max_idf: float) -> float:
         """Evidence IDF (float64) of ``term`` over the live chunks; a term no chunk uses weighs ``max_idf``."""
         df = self.doc_freq(term)

@@ -119,10 +119,11 @@ class Settings(BaseModel):
         default="hybrid",
         description="hybrid: dense and BM25 fused (see fusion); bm25 or dense: that retriever alone (ablations).",
     )
-    fusion: Literal["relative", "rrf"] = Field(
-        default="relative",
-        description="How hybrid retrieval combines its two sides: relative (each side's scores scaled to 0..1 "
-        "over its hits, then summed) or rrf (reciprocal rank, which ignores how far apart the scores are).",
+    fusion: Literal["coverage", "relative", "rrf"] = Field(
+        default="coverage",
+        description="How hybrid retrieval combines its two sides: coverage (relative, averaged with how much of "
+        "the question's terms each chunk uses), relative (each side's scores scaled to 0..1 over its hits, then "
+        "averaged) or rrf (reciprocal rank, which ignores how far apart the scores are).",
     )
     min_evidence: float = Field(
         default=0.34,

@@ -89,6 +89,11 @@ def test_updated_index_equals_a_full_rebuild(tmp_path_factory, initial, steps):
             assert ranked(lexical, query) == ranked(rebuilt, query)  # same chunks, same order, bit-identical scores
         for term in ("graph", "quantum", "attent", "nosuchterm"):
             assert lexical.term_weight(term) == rebuilt.term_weight(term)
+        ids = sorted(store.chunks) + ["p-gone#0"]
+        for query in QUERIES:  # the fusion's coverage signal too
+            tokens = segments.tokenize([query], "en", lexical.stemmer)[0]
+            assert np.array_equal(lexical.bm25.coverage(tokens, lexical.bm25.positions(ids)),
+                                  rebuilt.bm25.coverage(tokens, rebuilt.bm25.positions(ids)))
         if lexical.bm25.main is main:
             assert lexical.bm25.changes <= segments.COMPACT_SHARE * main.size
         main = lexical.bm25.main
@@ -186,3 +191,26 @@ def test_a_papers_chunks_are_found_by_id_prefix_live_ones_only(tmp_path):
     # "a#b#h2#0" starts with "a#" too: the store keeps only chunks whose metadata names the paper
     assert sorted(lexical.bm25.chunks_of(["a"])) == ["a#b#h2#0", "a#h1#0", "a#h5#0"]
     assert lexical.bm25.chunks_of(["b", "zz"]) == ["b#h4#0"]
+
+
+def test_coverage_is_the_idf_weighted_share_of_the_query_terms_a_chunk_uses(tmp_path):
+    store = FakeStore()
+    bodies = {"all#0": "quantum protein folding", "two#0": "protein folding protein folding",
+              "one#0": "quantum annealer", "gone#0": "quantum protein folding"}
+    bodies.update({f"f{i:02d}#0": "protein weather " + WORDS[i % len(WORDS)] for i in range(30)})
+    for cid, body in bodies.items():
+        store.chunks[cid] = chunk(cid, body, cid.split("#")[0])
+    first = build_lexical(store, tmp_path, "k0")
+    del store.chunks["gone#0"]  # a tombstone
+    store.chunks["new#0"] = chunk("new#0", "folding quantum", "new")  # in the delta
+    lexical = build_lexical(store, tmp_path, "k1", previous=first)
+    index = lexical.bm25
+    assert index.main is first.bm25.main and index.delta.size == 1
+    tokens = segments.tokenize(["quantum protein folding nosuchword"], "en", lexical.stemmer)[0]
+    w = {t: lexical.bm25.term_weight(t, 0.0) for t in ("quantum", "protein", "fold")}  # float64 IDF; "nosuchword": none
+    got = index.coverage(tokens, index.positions(["all#0", "two#0", "one#0", "gone#0", "new#0", "missing#0"]))
+    total = sum(w.values())
+    expected = [1.0, (w["protein"] + w["fold"]) / total, w["quantum"] / total, 0.0, (w["quantum"] + w["fold"]) / total, 0.0]
+    assert got == pytest.approx(expected, rel=1e-6)  # repeats do not count twice; removed and unknown chunks score 0
+    assert got[2] > got[1] / 2  # a rare term weighs more than a common one (protein is in 32 chunks)
+    assert index.coverage([], index.positions(["all#0"])).tolist() == [0.0]
