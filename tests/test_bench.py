@@ -82,13 +82,15 @@ def test_rag_bench_runs_end_to_end_and_prints_every_row(tmp_path, capsys):
     assert 0.0 <= size["retrieve"]["hit@5"] <= 1.0 and size["cold"]["ask_wall_s"] > 0
     assert 100 < size["cold"]["ask_peak_rss_mb"] < 4000  # a whole Python process with the model, in MB
     assert markdown(data["sizes"]) == table.strip()
-    # --reuse measures the kept index again without ingesting, and keeps the first run's ingest figures
+    # --reuse measures the kept index again without ingesting, and keeps the first run's ingest figures; it takes
+    # the added paper out and adds it again, so adding one paper is measured on the code of the day
     again = tmp_path / "again.json"
     assert cli.main(["bench", "--sizes", "50", "--queries", "5", "--out", str(tmp_path / "b"), "--reuse", "--no-cold",
                      "--json", str(again)]) == 0
     assert "(ingest rows from an earlier run: --reuse)" in capsys.readouterr().out
     (second,) = json.loads(again.read_text())["sizes"]
-    assert second["reused"] and second["ingest"] == size["ingest"] and second["add_one"] == size["add_one"]
+    assert second["reused"] and second["ingest"] == size["ingest"] and second["reingest"] == size["reingest"]
+    assert second["add_one"]["new"] == 1 and second["add_one"] != size["add_one"] and "hit" in second["ask_after_add"]
     assert second["retrieve"]["n"] == 5 and second["retrieve"]["hit@5"] == size["retrieve"]["hit@5"]
     # other arguments than the kept index was made with: refused, with what to do
     assert cli.main(["bench", "--sizes", "50", "--queries", "4", "--out", str(tmp_path / "b"), "--reuse"]) == 2
