@@ -4,14 +4,15 @@ Both retrievers and the fusion are llama-index's (``VectorIndexRetriever``,
 ``BM25Retriever``, ``QueryFusionRetriever`` in ``relative_score`` mode: each side's scores
 min-max scaled over its hits, then averaged). To those two relative scores the default fusion
 (``coverage``) adds a third, absolute one, with equal weight: how much of the question's terms
-(IDF-weighted) each chunk uses. This module adds what the product needs on top: chunk hits grouped into papers (a paper scores its
-best chunk), optional year/category filters applied to both sides, a persisted BM25
-index that is rebuilt only when the collection changes, and an *evidence* score per
-paper (0..1, higher = stronger) that the engine uses to decide whether to abstain.
+(IDF-weighted) each chunk uses. This module adds what the product needs on top: chunk hits
+grouped into papers (a paper scores its best chunk), optional year/category filters applied to
+both sides, a persisted BM25 index that is rebuilt only when the collection changes, and an
+*evidence* score per paper (0..1, higher = stronger) that the engine uses to decide whether to abstain.
 The fused score is 0..1, higher = more relevant. Relative scores keep how far ahead a side's
 best hit is, which reciprocal-rank fusion (the ``fusion`` setting's ``rrf``) throws away: with RRF a
-paper one side ranks far ahead of everything loses to papers both sides rank middling, and that
-happens more the larger the collection (see the README's Performance section). The ``retrieval``
+paper one side ranks far ahead of everything loses to papers both sides rank middling. Relative
+scores in turn spread near-tied hits over 0..1, which coverage, being absolute, does not; both
+matter more the larger the collection (see the README's Retrieval quality section). The ``retrieval``
 setting can switch either side off (``bm25`` or ``dense`` alone), for ablations; grouping and evidence stay.
 
 Retrieval is deterministic: the same question on the same index gives the same papers,
