@@ -259,7 +259,7 @@ class ChatApp:
             header["Sources per answer (k)"] = str(last["k"])
         return header
 
-    def _view(self, turns: list[dict], export: bool = False) -> tuple:
+    def _view(self, turns: list[dict], export: bool = False, restored: bool = False) -> tuple:
         export_file = gr.update()
         if export:
             self._forget_old_exports()
@@ -269,7 +269,7 @@ class ChatApp:
                 fh.write(export_markdown(turns, self._export_header(turns)))
             export_file = gr.update(value=name, interactive=True)
         failed = bool(turns) and bool(turns[-1].get("error") or turns[-1].get("stopped"))
-        return chat_html(turns), sources_html(turns), turns, export_file, gr.update(visible=failed)
+        return chat_html(turns, restored=restored), sources_html(turns), turns, export_file, gr.update(visible=failed)
 
     def _forget_old_exports(self, max_age_s: float = 3600) -> None:
         cutoff = time.time() - max_age_s
@@ -289,7 +289,7 @@ class ChatApp:
         turns = saved if isinstance(saved, list) and all(isinstance(t, dict) and "question" in t for t in saved) else []
         if turns:
             try:
-                return self._view(turns, export=True)
+                return self._view(turns, export=True, restored=True)
             except Exception:  # kept by an older version, say: start afresh rather than break the page
                 log.warning("could not show the conversation kept by the browser", exc_info=True)
         return chat_html([], example_questions(self.engine)), sources_html([]), [], gr.update(), gr.update(visible=False)

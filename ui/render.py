@@ -117,10 +117,16 @@ HEAD = """<script>
     queued = false;
     live();
     nameUpload();
-    document.querySelectorAll("#chat .rag-turn").forEach((turn) => {
+    const turns = document.querySelectorAll("#chat .rag-turn");
+    if (!turns.length) Object.keys(seen).forEach((id) => { delete seen[id]; });  // a new conversation
+    turns.forEach((turn) => {
       const state = turn.dataset.state, before = seen[turn.id];
       seen[turn.id] = state;
-      if (before !== "writing" || state === "writing") return;
+      if (state === "writing" || state === before) return;
+      // a turn first seen finished is news (a quick answer can start and finish between two frames), unless a
+      // reload brought the conversation back
+      const chat = turn.closest(".rag-chat");
+      if (before === undefined && chat && chat.dataset.restored) return;
       const answer = turn.querySelector(".a");
       if (state === "done") announce("Answer finished: " + (answer.querySelector("p, li") || answer).textContent.slice(0, 300));
       else if (state === "failed") announce("Answer failed: " + (turn.querySelector(".error") || answer).textContent);
@@ -241,13 +247,14 @@ def safe_url(url: str | None) -> str | None:
 # -- chat ------------------------------------------------------------------------------------------------
 
 
-def chat_html(turns: list[dict], examples: list[str] | tuple[str, ...] = ()) -> str:
-    """The conversation; with no turns yet, an invitation and ``examples``: buttons that fill the question box."""
+def chat_html(turns: list[dict], examples: list[str] | tuple[str, ...] = (), restored: bool = False) -> str:
+    """The conversation; with no turns yet, an invitation and ``examples``: buttons that fill the question box.
+    ``restored``: brought back by a reload (the page's script then does not announce its answers again)."""
     if not turns:
         buttons = "".join(f'<button type="button" class="example" data-q="{esc(q)}">{esc(q)}</button>' for q in examples)
         shown = f'<div class="examples"><span>Try one:</span>{buttons}</div>' if buttons else ""
         return f'<div class="rag-chat"><div class="empty">Ask a question about the papers in the collection.{shown}</div></div>'
-    parts = ['<div class="rag-chat">']
+    parts = ['<div class="rag-chat" data-restored="1">' if restored else '<div class="rag-chat">']
     for t, turn in enumerate(turns, start=1):
         parts.append(f'<div class="rag-turn" id="turn-msg-{t}" data-state="{turn_state(turn)}">')
         parts.append(f'<div class="q">{esc(turn["question"])}</div>')
