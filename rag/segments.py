@@ -216,12 +216,16 @@ class MergedIndex:
                 self._df.clear()
         return df
 
+    def _known(self, query_tokens: list[str]) -> tuple[list[str], np.ndarray]:
+        """The tokens some live chunk uses (bm25s drops the ones its vocabulary lacks), and their IDF (float32)."""
+        terms = [t for t in query_tokens if self.doc_freq(t)]
+        return terms, _idf(np.asarray([self.doc_freq(t) for t in terms], dtype=np.int64), self.n_docs)
+
     def scores(self, query_tokens: list[str]) -> np.ndarray:
         """BM25 score of every chunk (main segment's positions, then the delta's; removed chunks score 0), as
         bm25s sums them: each query token in order (a repeated token counts again), in float32."""
         out = np.zeros(self.main.size + self.delta.size, dtype=np.float32)
-        terms = [t for t in query_tokens if self.doc_freq(t)]  # bm25s drops tokens its vocabulary lacks
-        idf = _idf(np.asarray([self.doc_freq(t) for t in terms], dtype=np.int64), self.n_docs)
+        terms, idf = self._known(query_tokens)
         for term, term_idf in zip(terms, idf):
             for seg, offset in ((self.main, 0), (self.delta, self.main.size)):
                 rows, tf = seg.postings(term)
@@ -269,11 +273,11 @@ class MergedIndex:
         """For the chunk at each of ``positions`` (-1: none), the share of the query's distinct terms it uses,
         each term weighted by its BM25 IDF (0..1). This is Lucene's coordination factor, IDF-weighted. Terms that
         no chunk uses do not count, as in :meth:`scores`."""
-        terms = [t for t in dict.fromkeys(query_tokens) if self.doc_freq(t)]
+        terms, idf32 = self._known(list(dict.fromkeys(query_tokens)))
         out = np.zeros(len(positions), dtype=np.float64)
         if not terms or not len(positions):
             return out
-        idf = _idf(np.asarray([self.doc_freq(t) for t in terms], dtype=np.int64), self.n_docs).astype(np.float64)
+        idf = idf32.astype(np.float64)
         pos = np.asarray(positions, dtype=np.int64)
         for term, weight in zip(terms, idf):
             for seg, offset in ((self.main, 0), (self.delta, self.main.size)):
