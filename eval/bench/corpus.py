@@ -62,10 +62,15 @@ class Collection:
     extra: BenchPaper  #: one more paper, not in ``papers``, for the add-one-paper measurement
     extra_query: BenchQuery
 
+    @staticmethod
+    def files(directory: Path) -> tuple[Path, Path]:
+        """Where :meth:`write` puts the papers and the extra paper (what `rag ingest` reads)."""
+        return directory / "papers.jsonl", directory / "extra.jsonl"
+
     def write(self, directory: Path) -> tuple[Path, Path]:
-        """Write ``papers.jsonl`` and ``extra.jsonl`` (what `rag ingest` reads) and ``queries.jsonl``."""
+        """Write ``papers.jsonl`` and ``extra.jsonl`` (:meth:`files`) and ``queries.jsonl``."""
         directory.mkdir(parents=True, exist_ok=True)
-        papers, extra = directory / "papers.jsonl", directory / "extra.jsonl"
+        papers, extra = self.files(directory)
         _write_lines(papers, (p.to_record() for p in self.papers))
         _write_lines(extra, [self.extra.to_record()])
         _write_lines(directory / "queries.jsonl", (vars(q) for q in [*self.queries, self.extra_query]))

@@ -124,7 +124,7 @@ def run_size(n: int, n_queries: int, directory: Path, seed: int = 0, notify: Not
         earlier = _earlier(directory, result)
         result.update({key: earlier[key] for key in INGEST_FIGURES}, reused=True)
         collection = generate(n, n_queries, seed)  # the same queries: everything depends on the seed alone
-        papers_file, extra_file = directory / "data" / "papers.jsonl", directory / "data" / "extra.jsonl"
+        _, extra_file = collection.files(directory / "data")  # written by the earlier run
     else:
         with clock() as c:
             collection = generate(n, n_queries, seed)
